@@ -9,8 +9,17 @@ import "embed"
 
 // FS holds every default template, by path relative to this directory.
 //
-//go:embed permissions
+//go:embed permissions gateway sample
 var FS embed.FS
 
 // DefaultPermissions is the path in FS of the default inline policy.
 const DefaultPermissions = "permissions/default.json"
+
+// SampleEvent is the path in FS of the pull_request_target event that
+// `preview-access plan` uses when given no event: it lets anyone see a plan
+// with nothing but the binary.
+const SampleEvent = "sample/event.json"
+
+// GatewayRego is the path in FS of the Rego module the opa gateway driver
+// installs as policy preview_access.
+const GatewayRego = "gateway/preview_access.rego"

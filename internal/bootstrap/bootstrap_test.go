@@ -1,0 +1,528 @@
+package bootstrap
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/bootstrap")
+
+func ptr[T any](v T) *T { return &v }
+
+// base is a complete, valid set of options.
+func base() Options {
+	return Options{
+		AccountID:                "123456789012",
+		Owner:                    "octo-org",
+		Repo:                     "shop",
+		RepositoryID:             987654321,
+		AllowedManagedPolicyARNs: []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"},
+	}
+}
+
+// configs are the option sets every document test runs over.
+func configs() map[string]Options {
+	noID := base()
+	noID.RepositoryID = 0
+	noID.CreateOIDCProvider = ptr(false)
+	noID.AllowedManagedPolicyARNs = nil
+	gov := base()
+	gov.Region = "us-gov-west-1"
+	gov.AllowedManagedPolicyARNs = []string{"arn:aws-us-gov:iam::123456789012:policy/preview-extra"}
+	gov.PreviewResources = []string{"arn:aws-us-gov:s3:::shop-previews", "arn:aws-us-gov:s3:::shop-previews/*", "arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/shop-previews"}
+	gov.DefaultBranch = "trunk"
+	gov.BoundaryName = "shop-preview-boundary"
+	return map[string]Options{"default": base(), "no-repo-id": noID, "gov": gov}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		mod  func(*Options)
+		want []string // substrings, one per expected problem; nil means valid
+	}{
+		{name: "valid", mod: func(*Options) {}},
+		{name: "valid without repository id", mod: func(o *Options) { o.RepositoryID = 0 }},
+		{name: "account", mod: func(o *Options) { o.AccountID = "12345" }, want: []string{"account id"}},
+		{name: "partition", mod: func(o *Options) { o.Partition = "aws-moon" }, want: []string{"partition"}},
+		{name: "region not in partition", mod: func(o *Options) { o.Region = "cn-north-1"; o.Partition = "aws" }, want: []string{"not in partition"}},
+		{name: "bad region", mod: func(o *Options) { o.Region = "Mars 1" }, want: []string{"region"}},
+		{name: "owner", mod: func(o *Options) { o.Owner = "-bad-" }, want: []string{"owner"}},
+		{name: "repo", mod: func(o *Options) { o.Repo = "a b" }, want: []string{"repository name"}},
+		{name: "negative id", mod: func(o *Options) { o.RepositoryID = -1 }, want: []string{"repository id"}},
+		{name: "branch wildcard", mod: func(o *Options) { o.DefaultBranch = "release/*" }, want: []string{"default branch"}},
+		{name: "branch full ref", mod: func(o *Options) { o.DefaultBranch = "refs/heads/main" }, want: []string{"default branch"}},
+		{name: "workflow outside workflows dir", mod: func(o *Options) { o.WorkflowFile = "ci.yml" }, want: []string{"workflow file"}},
+		{name: "boundary name", mod: func(o *Options) { o.BoundaryName = "a b" }, want: []string{"boundary name"}},
+		{name: "role name too long", mod: func(o *Options) { o.ProvisionerRoleName = strings.Repeat("r", 65) }, want: []string{"provisioner role name"}},
+		{name: "managed policy wildcard", mod: func(o *Options) { o.AllowedManagedPolicyARNs = []string{"arn:aws:iam::aws:policy/*"} }, want: []string{"managed policy"}},
+		{name: "managed policy other partition", mod: func(o *Options) { o.AllowedManagedPolicyARNs = []string{"arn:aws-cn:iam::aws:policy/ReadOnlyAccess"} }, want: []string{"not in partition"}},
+		{name: "resource star", mod: func(o *Options) { o.PreviewResources = []string{"*"} }, want: []string{"not an ARN"}},
+		{name: "resource all buckets", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:s3:::*"} }, want: []string{"wildcard"}},
+		{name: "resource iam", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:iam::123456789012:role/x"} }, want: []string{"iam resource"}},
+		{name: "resource sts", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:sts::123456789012:assumed-role/x"} }, want: []string{"sts resource"}},
+		{name: "subject wildcard", mod: func(o *Options) { o.Subjects = []string{"repo:octo-org/shop:*"} }, want: []string{"subject"}},
+		{name: "oidc host with scheme", mod: func(o *Options) { o.OIDCHost = "https://token.actions.githubusercontent.com" }, want: []string{"OIDC host"}},
+		{
+			name: "all problems at once",
+			mod: func(o *Options) {
+				o.AccountID = ""
+				o.Owner = ""
+				o.PreviewResources = []string{"*"}
+			},
+			want: []string{"account id", "owner", "not an ARN"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := base()
+			tc.mod(&o)
+			err := o.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil; want errors mentioning %q", tc.want)
+			}
+			var joined interface{ Unwrap() []error }
+			if !errors.As(err, &joined) || len(joined.Unwrap()) != len(tc.want) {
+				t.Errorf("Validate() = %v; want exactly %d problems", err, len(tc.want))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %v; want it to mention %q", err, w)
+				}
+			}
+			if _, rerr := CloudFormation(o); rerr == nil {
+				t.Error("CloudFormation rendered invalid options; want an error")
+			}
+			if _, rerr := JSON(o); rerr == nil {
+				t.Error("JSON rendered invalid options; want an error")
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	o := Options{AccountID: "123456789012", Owner: "Octo-Org", Repo: "Shop", Region: "cn-north-1"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"boundary", o.BoundaryARN(), "arn:aws-cn:iam::123456789012:policy/preview-access-boundary"},
+		{"provisioner", o.ProvisionerRoleARN(), "arn:aws-cn:iam::123456789012:role/preview-access-provisioner"},
+		{"provider", o.OIDCProviderARN(), "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+		{"roles", o.PreviewRoleARNPattern(), "arn:aws-cn:iam::123456789012:role/preview-access/Octo-Org/Shop/*"},
+		{"resources", strings.Join(o.withDefaults().PreviewResources, " "), "arn:aws-cn:s3:::123456789012-previews arn:aws-cn:s3:::123456789012-previews/Octo-Org/Shop/*"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q; want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if !*o.withDefaults().CreateOIDCProvider {
+		t.Error("CreateOIDCProvider defaults to false; want true")
+	}
+	notes := strings.Join(o.Notes(), "\n")
+	if !strings.Contains(notes, "repository_id") {
+		t.Errorf("Notes() = %q; want a note that repository_id is not pinned", notes)
+	}
+}
+
+// stmt returns the statement with the sid, failing the test when absent.
+func stmt(t *testing.T, d Document, sid string) Statement {
+	t.Helper()
+	for _, s := range d.Statement {
+		if s.Sid == sid {
+			return s
+		}
+	}
+	t.Fatalf("no statement %q", sid)
+	return Statement{}
+}
+
+// denying returns the Deny statements that name the action (exactly, via a
+// service wildcard or by NotAction) for the resource.
+func denying(d Document, action, resource string) []Statement {
+	var out []Statement
+	for _, s := range d.Statement {
+		if s.Effect != "Deny" {
+			continue
+		}
+		hit := false
+		for _, a := range s.Action {
+			svc, _, _ := strings.Cut(action, ":")
+			if a == action || a == svc+":*" || a == "*" {
+				hit = true
+			}
+		}
+		if s.NotAction != nil && !slices.Contains(s.NotAction, action) {
+			hit = true
+		}
+		if !hit {
+			continue
+		}
+		if slices.Contains(s.Resource, "*") || slices.Contains(s.Resource, resource) ||
+			(s.NotResource != nil && !slices.Contains(s.NotResource, resource)) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestBoundary(t *testing.T) {
+	t.Parallel()
+	for name, o := range configs() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := Boundary(o)
+			res := o.withDefaults().PreviewResources
+			for _, tc := range []struct {
+				action, resource string
+			}{
+				{"iam:CreateRole", "*"},
+				{"iam:PassRole", "*"},
+				{"iam:PutRolePolicy", "*"},
+				{"organizations:LeaveOrganization", "*"},
+				{"sts:AssumeRole", "*"},
+				{"sts:AssumeRole", res[0]},
+				{"s3:GetObject", "arn:" + o.withDefaults().Partition + ":s3:::someone-elses-bucket/x"},
+				{"ec2:RunInstances", "*"},
+				{"s3:ListAllMyBuckets", "*"},
+			} {
+				if len(denying(d, tc.action, tc.resource)) == 0 {
+					t.Errorf("boundary does not deny %s on %s", tc.action, tc.resource)
+				}
+			}
+			if got := denying(d, "sts:GetCallerIdentity", "*"); len(got) != 0 {
+				t.Errorf("boundary denies sts:GetCallerIdentity through %q; want it to keep working", got[0].Sid)
+			}
+			for _, r := range res {
+				if got := denying(d, "s3:GetObject", r); len(got) != 0 && !strings.HasPrefix(r, "arn:aws-us-gov:dynamodb") {
+					t.Errorf("boundary denies s3:GetObject on preview resource %s through %q", r, got[0].Sid)
+				}
+			}
+			outside := stmt(t, d, "DenyOutsidePreviewResources")
+			if diff := cmp.Diff(Values(res), outside.NotResource); diff != "" {
+				t.Errorf("NotResource (-want +got):\n%s", diff)
+			}
+			for _, s := range d.Statement {
+				if s.Effect != "Allow" {
+					continue
+				}
+				if s.NotAction != nil || s.NotResource != nil {
+					t.Errorf("%s: Allow with NotAction/NotResource", s.Sid)
+				}
+				if slices.Contains(s.Resource, "*") && !slices.Equal(s.Action, []string{"sts:GetCallerIdentity"}) {
+					t.Errorf("%s: allows %v on *; want only sts:GetCallerIdentity on *", s.Sid, s.Action)
+				}
+				for _, a := range s.Action {
+					if a == "*" || strings.HasPrefix(a, "iam:") || strings.HasPrefix(a, "sts:Assume") || strings.HasPrefix(a, "organizations:") {
+						t.Errorf("%s: allows %s", s.Sid, a)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestProvisionerTrust(t *testing.T) {
+	t.Parallel()
+	for name, o := range configs() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := ProvisionerTrust(o)
+			od := o.withDefaults()
+			if len(d.Statement) != 1 {
+				t.Fatalf("got %d statements; want exactly 1", len(d.Statement))
+			}
+			s := d.Statement[0]
+			if s.Effect != "Allow" || !slices.Equal(s.Action, []string{"sts:AssumeRoleWithWebIdentity"}) || s.Principal == nil || s.Principal.Federated != o.OIDCProviderARN() {
+				t.Errorf("statement = %+v; want Allow sts:AssumeRoleWithWebIdentity for %s", s, o.OIDCProviderARN())
+			}
+			if len(s.Condition) != 1 || s.Condition["StringEquals"] == nil {
+				t.Fatalf("condition operators = %v; want only StringEquals", s.Condition)
+			}
+			h := DefaultOIDCHost + ":"
+			want := map[string]Values{
+				h + "aud":              {"sts.amazonaws.com"},
+				h + "ref":              {"refs/heads/" + od.DefaultBranch},
+				h + "job_workflow_ref": {"octo-org/shop/.github/workflows/preview-access.yml@refs/heads/" + od.DefaultBranch},
+				h + "sub":              {"repo:octo-org/shop:pull_request", "repo:octo-org/shop:ref:refs/heads/" + od.DefaultBranch},
+			}
+			if o.RepositoryID != 0 {
+				want[h+"repository_id"] = Values{"987654321"}
+			}
+			if diff := cmp.Diff(want, s.Condition["StringEquals"]); diff != "" {
+				t.Errorf("StringEquals (-want +got):\n%s", diff)
+			}
+			for k, vs := range s.Condition["StringEquals"] {
+				for _, v := range vs {
+					if strings.ContainsAny(v, "*?") || strings.Contains(v, "refs/pull/") {
+						t.Errorf("%s = %q admits a wildcard or a pull request ref", k, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestProvisionerPermissions(t *testing.T) {
+	t.Parallel()
+	readOnly := []string{"iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:ListRoles", "sts:GetCallerIdentity"}
+	for name, o := range configs() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := ProvisionerPermissions(o)
+			roles := o.PreviewRoleARNPattern()
+			boundary := o.BoundaryARN()
+			od := o.withDefaults()
+
+			// Every call the tool makes is allowed somewhere, on the narrowest
+			// resource.
+			for _, a := range []string{"iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:DetachRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:DeleteRole", "iam:ListRoles", "sts:GetCallerIdentity"} {
+				found := false
+				for _, s := range d.Statement {
+					if s.Effect == "Allow" && slices.Contains(s.Action, a) {
+						found = true
+						want := roles
+						if a == "iam:ListRoles" || a == "sts:GetCallerIdentity" {
+							want = "*"
+						}
+						if !slices.Equal(s.Resource, []string{want}) {
+							t.Errorf("%s: %s on %v; want %s", s.Sid, a, s.Resource, want)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no Allow for %s, which the tool calls", a)
+				}
+			}
+
+			for _, s := range d.Statement {
+				if s.Effect != "Allow" {
+					continue
+				}
+				if s.NotAction != nil || s.NotResource != nil {
+					t.Errorf("%s: Allow with NotAction/NotResource", s.Sid)
+				}
+				for op := range s.Condition {
+					if op != "StringEquals" && op != "ArnEquals" {
+						t.Errorf("%s: Allow condition operator %s; want only StringEquals/ArnEquals", s.Sid, op)
+					}
+				}
+				for _, a := range s.Action {
+					if strings.Contains(a, "*") {
+						t.Errorf("%s: wildcard action %s in an Allow", s.Sid, a)
+					}
+					if !slices.Contains(readOnly, a) && slices.Contains(s.Resource, "*") {
+						t.Errorf("%s: write action %s on *", s.Sid, a)
+					}
+					if !slices.Contains(readOnly, a) && a != "iam:CreateRole" && a != "iam:TagRole" {
+						eq := s.Condition["StringEquals"]
+						if !slices.Equal(eq["iam:ResourceTag/"+TagManagedBy], []string{ManagedByValue}) || !slices.Equal(eq["iam:ResourceTag/"+TagRepository], []string{"octo-org/shop"}) {
+							t.Errorf("%s: %s allowed on roles the tool does not own: %v", s.Sid, a, s.Condition)
+						}
+					}
+				}
+			}
+
+			create := stmt(t, d, "CreatePreviewRoleWithBoundaryAndOwnerTags")
+			if diff := cmp.Diff(map[string]map[string]Values{"StringEquals": {
+				"iam:PermissionsBoundary":         {boundary},
+				"aws:RequestTag/" + TagManagedBy:  {ManagedByValue},
+				"aws:RequestTag/" + TagRepository: {"octo-org/shop"},
+			}}, create.Condition); diff != "" {
+				t.Errorf("CreateRole condition (-want +got):\n%s", diff)
+			}
+			pb := stmt(t, d, "KeepBoundaryOnOwnedPreviewRoles")
+			if got := pb.Condition["StringEquals"]["iam:PermissionsBoundary"]; !slices.Equal(got, []string{boundary}) {
+				t.Errorf("PutRolePermissionsBoundary boundary = %v; want %s", got, boundary)
+			}
+
+			// Each deny, with the resource it must cover and the condition
+			// operator it must use.
+			for _, tc := range []struct {
+				action, resource string
+				op               string // the deny's condition operator, "" for unconditional
+			}{
+				{"iam:DeleteRolePermissionsBoundary", roles, ""},
+				{"iam:CreatePolicyVersion", boundary, ""},
+				{"iam:DeletePolicy", boundary, ""},
+				{"iam:DeletePolicyVersion", boundary, ""},
+				{"iam:SetDefaultPolicyVersion", boundary, ""},
+				{"iam:PassRole", roles, ""},
+				{"sts:AssumeRole", roles, ""},
+				{"iam:CreateUser", "*", ""},
+				{"iam:CreateAccessKey", "*", ""},
+				{"iam:CreateLoginProfile", "*", ""},
+				{"iam:CreateOpenIDConnectProvider", "*", ""},
+				{"iam:UpdateOpenIDConnectProviderThumbprint", "*", ""},
+				{"iam:DeleteOpenIDConnectProvider", "*", ""},
+				{"iam:CreateRole", "*", "StringNotEquals"},
+				{"iam:PutRolePermissionsBoundary", "*", "StringNotEquals"},
+				{"iam:UntagRole", roles, "ForAnyValue:StringEquals"},
+				{"iam:TagRole", roles, "StringNotEquals"},
+			} {
+				ds := denying(d, tc.action, tc.resource)
+				ok := false
+				for _, s := range ds {
+					if tc.op == "" && s.Condition == nil || tc.op != "" && s.Condition[tc.op] != nil {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("no Deny of %s on %s with condition %q", tc.action, tc.resource, tc.op)
+				}
+			}
+
+			attach := denying(d, "iam:AttachRolePolicy", roles)
+			if len(attach) != 1 {
+				t.Fatalf("got %d denies of AttachRolePolicy; want 1", len(attach))
+			}
+			if len(od.AllowedManagedPolicyARNs) == 0 {
+				if attach[0].Condition != nil {
+					t.Errorf("no allow-list but AttachRolePolicy deny is conditional: %v", attach[0].Condition)
+				}
+				for _, s := range d.Statement {
+					if s.Effect == "Allow" && slices.Contains(s.Action, "iam:AttachRolePolicy") {
+						t.Errorf("%s allows AttachRolePolicy with an empty allow-list", s.Sid)
+					}
+				}
+			} else {
+				if diff := cmp.Diff(Values(od.AllowedManagedPolicyARNs), attach[0].Condition["ArnNotEquals"]["iam:PolicyARN"]); diff != "" {
+					t.Errorf("AttachRolePolicy deny allow-list (-want +got):\n%s", diff)
+				}
+				allow := stmt(t, d, "AttachAllowedManagedPolicies")
+				if diff := cmp.Diff(Values(od.AllowedManagedPolicyARNs), allow.Condition["ArnEquals"]["iam:PolicyARN"]); diff != "" {
+					t.Errorf("AttachRolePolicy allow-list (-want +got):\n%s", diff)
+				}
+			}
+
+			// A negated operator is true when the key is missing; each one
+			// on a request or resource tag must be paired with Null=false so
+			// it only fires when the tag is there.
+			for _, s := range d.Statement {
+				for k := range s.Condition["StringNotEquals"] {
+					if strings.Contains(k, "Tag/") && !slices.Equal(s.Condition["Null"][k], []string{"false"}) {
+						t.Errorf("%s: StringNotEquals on %s without Null=false", s.Sid, k)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDocumentSizes checks the documents against IAM's size quotas.
+func TestDocumentSizes(t *testing.T) {
+	t.Parallel()
+	for name, o := range configs() {
+		for doc, limit := range map[string]int{"boundary": 6144, "trust": 2048, "permissions": 10240} {
+			var d Document
+			switch doc {
+			case "boundary":
+				d = Boundary(o)
+			case "trust":
+				d = ProvisionerTrust(o)
+			default:
+				d = ProvisionerPermissions(o)
+			}
+			b, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// IAM counts characters without whitespace; compact JSON is that.
+			if len(b) > limit {
+				t.Errorf("%s/%s: %d characters; IAM's limit is %d", name, doc, len(b), limit)
+			}
+		}
+	}
+}
+
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	for name, o := range configs() {
+		for ext, render := range map[string]func(Options) ([]byte, error){"cfn.yaml": CloudFormation, "json": JSON} {
+			t.Run(name+"."+ext, func(t *testing.T) {
+				got, err := render(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden(t, filepath.Join("..", "..", "testdata", "bootstrap", name+"."+ext), got)
+			})
+		}
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s\nrun go test ./internal/bootstrap -update if the change is intended", path, diff)
+	}
+}
+
+func cfnLint(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PREVIEW_ACCESS_CFN_LINT"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("cfn-lint"); err == nil {
+		return p
+	}
+	if testing.Short() {
+		t.Skip("cfn-lint not found; skipped in -short mode")
+	}
+	t.Fatal("cfn-lint not found (set PREVIEW_ACCESS_CFN_LINT or put cfn-lint on PATH): run make test, which installs it")
+	return ""
+}
+
+func TestCloudFormationLint(t *testing.T) {
+	t.Parallel()
+	lint := cfnLint(t)
+	dir := t.TempDir()
+	for name, o := range configs() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, err := CloudFormation(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(dir, name+".yaml")
+			if err := os.WriteFile(f, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Informational checks too: the template must be clean, not just
+			// deployable.
+			cmd := exec.Command(lint, "--include-checks", "I", "--", f)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil || out.Len() > 0 {
+				t.Errorf("cfn-lint %s: %v\n%s", name, err, out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,288 @@
+// Package bootstrap renders the one-time AWS setup that preview-access needs
+// in an account: GitHub's OIDC provider, the permissions boundary every
+// preview role carries, and the provisioner role that the trusted
+// (base-branch) workflow assumes to create and remove preview roles.
+//
+// Everything here is pure: options in, documents out. Nothing talks to AWS.
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/preview"
+)
+
+// Names and values shared with the rest of preview-access. They are fixed by
+// the design: the provisioner's policy is only as tight as these are stable.
+const (
+	// DefaultOIDCHost is GitHub's OIDC issuer host for github.com.
+	DefaultOIDCHost = "token.actions.githubusercontent.com"
+	// Audience is the aud that aws-actions/configure-aws-credentials requests.
+	Audience = "sts.amazonaws.com"
+
+	DefaultBoundaryName        = "preview-access-boundary"
+	DefaultProvisionerRoleName = "preview-access-provisioner"
+	DefaultBranch              = "main"
+	DefaultWorkflowFile        = ".github/workflows/preview-access.yml"
+
+	// TagManagedBy and TagRepository are the two tags that make a role the
+	// tool's own. Their values are the ownership proof, so the provisioner
+	// may set them only to these values and never remove them.
+	TagManagedBy   = "preview-access:managed-by"
+	TagRepository  = "preview-access:repository"
+	ManagedByValue = "preview-access"
+)
+
+// Options describe one repository's setup in one account.
+type Options struct {
+	AccountID string // 12 digits
+	// Partition is aws, aws-cn or aws-us-gov. Empty: derived from Region,
+	// else aws.
+	Partition string
+	Region    string // optional, only used to derive Partition
+
+	Owner, Repo string
+	// RepositoryID pins the provisioner's trust to GitHub's numeric
+	// repository id, which survives renames and cannot be taken over by a
+	// look-alike repository created under a recycled name. 0 leaves it out
+	// and Notes says so.
+	RepositoryID int64
+
+	DefaultBranch string // default "main"
+	// WorkflowFile is the trusted workflow's path in the repository; the
+	// provisioner trust pins job_workflow_ref to it on the default branch.
+	// Default ".github/workflows/preview-access.yml".
+	WorkflowFile string
+
+	BoundaryName        string // default "preview-access-boundary"
+	ProvisionerRoleName string // default "preview-access-provisioner"
+
+	// AllowedManagedPolicyARNs are the only managed policies the provisioner
+	// may attach to preview roles. Empty: it may attach none.
+	AllowedManagedPolicyARNs []string
+	// PreviewResources are the ARNs preview roles may act on at all; the
+	// boundary denies everything else. Default: what the default permissions
+	// template grants, the bucket arn:P:s3:::ACCOUNT-previews and the
+	// repository's prefix OWNER/REPO/* in it.
+	PreviewResources []string
+
+	// CreateOIDCProvider adds GitHub's OIDC provider to the template. It is
+	// a pointer so the zero Options mean the documented default (true);
+	// set it to false when the account already has the provider, since an
+	// account can hold only one per URL.
+	CreateOIDCProvider *bool
+
+	// OIDCHost is the issuer host; default token.actions.githubusercontent.com.
+	OIDCHost string
+	// Subjects overrides the sub values the provisioner trust admits, for
+	// repositories with a customised or ID-based ("immutable") subject
+	// format. Default: the two default-format subjects of a pull_request_target
+	// run and of a schedule/workflow_dispatch run on the default branch.
+	Subjects []string
+}
+
+var (
+	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	policyNmRE  = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,128}$`)
+	roleNmRE    = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+	branchRE    = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,200}$`)
+	workflowRE  = regexp.MustCompile(`^\.github/workflows/[A-Za-z0-9._-]+\.ya?ml$`)
+	hostRE      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(/[A-Za-z0-9._-]+)*$`)
+	managedARN  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(aws|[0-9]{12}):policy/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,128}$`)
+	resourceARN = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):([a-z0-9-]+):([a-z0-9-]*):([0-9]{12})?:(\S+)$`)
+)
+
+// Services whose resources a preview must never be granted: they are what
+// the boundary exists to fence off.
+var forbiddenServices = []string{"iam", "organizations", "sts", "account", "sso"}
+
+// withDefaults returns o with every empty field set to its default.
+func (o Options) withDefaults() Options {
+	if o.Partition == "" {
+		o.Partition = config.PartitionOf(o.Region)
+	}
+	if o.DefaultBranch == "" {
+		o.DefaultBranch = DefaultBranch
+	}
+	if o.WorkflowFile == "" {
+		o.WorkflowFile = DefaultWorkflowFile
+	}
+	if o.BoundaryName == "" {
+		o.BoundaryName = DefaultBoundaryName
+	}
+	if o.ProvisionerRoleName == "" {
+		o.ProvisionerRoleName = DefaultProvisionerRoleName
+	}
+	if o.OIDCHost == "" {
+		o.OIDCHost = DefaultOIDCHost
+	}
+	if o.CreateOIDCProvider == nil {
+		t := true
+		o.CreateOIDCProvider = &t
+	}
+	if len(o.PreviewResources) == 0 {
+		// The default permissions template (templates/permissions) gives
+		// each PR the prefix {owner}/{repo}/pr-{number}/ of the account's
+		// bucket {account_id}-previews; the boundary admits the repository's
+		// prefix and the bucket itself (for ListBucket on that prefix).
+		bucket := "arn:" + o.Partition + ":s3:::" + o.AccountID + "-previews"
+		o.PreviewResources = []string{
+			bucket,
+			bucket + "/" + o.Owner + "/" + o.Repo + "/*",
+		}
+	}
+	if len(o.Subjects) == 0 {
+		repo := "repo:" + o.Owner + "/" + o.Repo
+		o.Subjects = []string{
+			repo + ":pull_request",
+			repo + ":ref:refs/heads/" + o.DefaultBranch,
+		}
+	}
+	o.AllowedManagedPolicyARNs = preview.SortedUnique(o.AllowedManagedPolicyARNs)
+	o.PreviewResources = preview.SortedUnique(o.PreviewResources)
+	o.Subjects = preview.SortedUnique(o.Subjects)
+	return o
+}
+
+// Validate reports every problem with o at once.
+func (o Options) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if o.Region != "" && !regionRE.MatchString(o.Region) {
+		add("region %q is not an AWS region name", o.Region)
+	}
+	d := o.withDefaults()
+
+	if !accountRE.MatchString(d.AccountID) {
+		add("account id %q must be 12 digits", d.AccountID)
+	}
+	partitionOK := true
+	switch d.Partition {
+	case "aws", "aws-cn", "aws-us-gov":
+		if o.Region != "" && o.Partition != "" && config.PartitionOf(o.Region) != o.Partition {
+			add("region %q is not in partition %q", o.Region, o.Partition)
+		}
+	default:
+		partitionOK = false
+		add("partition %q must be aws, aws-cn or aws-us-gov", d.Partition)
+	}
+	if !preview.ValidOwner(d.Owner) {
+		add("repository owner %q is not a valid GitHub login", d.Owner)
+	}
+	if !preview.ValidRepo(d.Repo) {
+		add("repository name %q is not a valid GitHub repository name", d.Repo)
+	}
+	if d.RepositoryID < 0 {
+		add("repository id %d must be GitHub's positive numeric id (or 0 to leave it out)", d.RepositoryID)
+	}
+	if !validBranch(d.DefaultBranch) {
+		add("default branch %q is not a plain branch name (no refs/ prefix, wildcards, spaces or '..')", d.DefaultBranch)
+	}
+	if !workflowRE.MatchString(d.WorkflowFile) {
+		add("workflow file %q must be a .yml or .yaml file directly under .github/workflows/", d.WorkflowFile)
+	}
+	if !policyNmRE.MatchString(d.BoundaryName) {
+		add("boundary name %q must be 1-128 of [A-Za-z0-9+=,.@_-]", d.BoundaryName)
+	}
+	if !roleNmRE.MatchString(d.ProvisionerRoleName) {
+		add("provisioner role name %q must be 1-64 of [A-Za-z0-9+=,.@_-]", d.ProvisionerRoleName)
+	}
+	if !hostRE.MatchString(d.OIDCHost) {
+		add("OIDC host %q is not a host name (without https://)", d.OIDCHost)
+	}
+	for _, a := range d.AllowedManagedPolicyARNs {
+		m := managedARN.FindStringSubmatch(a)
+		switch {
+		case m == nil:
+			add("allowed managed policy %q is not an IAM managed policy ARN (no wildcards)", a)
+		case partitionOK && m[1] != d.Partition:
+			add("allowed managed policy %q is not in partition %q", a, d.Partition)
+		}
+	}
+	// Defaults derived from a bad owner or partition are not reported again.
+	for _, r := range preview.SortedUnique(o.PreviewResources) {
+		m := resourceARN.FindStringSubmatch(r)
+		switch {
+		case m == nil:
+			add("preview resource %q is not an ARN of the form arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE", r)
+		case partitionOK && m[1] != d.Partition:
+			add("preview resource %q is not in partition %q", r, d.Partition)
+		case slices.Contains(forbiddenServices, m[2]):
+			add("preview resource %q is a %s resource: the boundary denies %s to previews", r, m[2], strings.Join(forbiddenServices, ", "))
+		case strings.HasPrefix(m[5], "*") || strings.Contains(m[3], "*"):
+			add("preview resource %q must name a resource, not start with a wildcard", r)
+		}
+	}
+	for _, s := range preview.SortedUnique(o.Subjects) {
+		if !strings.HasPrefix(s, "repo:") || strings.ContainsAny(s, "*? \t\n") {
+			add("subject %q must start with repo: and contain no wildcards or spaces", s)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validBranch(b string) bool {
+	return branchRE.MatchString(b) && !strings.HasPrefix(b, "refs/") &&
+		!strings.Contains(b, "..") && !strings.HasPrefix(b, "/") &&
+		!strings.HasSuffix(b, "/") && !strings.HasSuffix(b, ".lock")
+}
+
+// Notes are the things a reader of the rendered setup must know, such as a
+// protection left out because an option was not given. Sorted, stable.
+func (o Options) Notes() []string {
+	d := o.withDefaults()
+	var n []string
+	if d.RepositoryID == 0 {
+		n = append(n, "repository id not given: the provisioner trust does not pin "+
+			d.OIDCHost+":repository_id; pass the repository's numeric id (gh api repos/"+
+			d.Owner+"/"+d.Repo+" --jq .id) so a deleted and re-created repository of the same name cannot assume it")
+	}
+	if !*d.CreateOIDCProvider {
+		n = append(n, "OIDC provider not created: the account must already have "+d.OIDCProviderARN()+" with client id "+Audience)
+	}
+	if len(d.AllowedManagedPolicyARNs) == 0 {
+		n = append(n, "no managed policies allowed: the provisioner may not attach any managed policy to preview roles")
+	}
+	n = append(n, "the provisioner trust admits only "+d.WorkflowFile+" running from refs/heads/"+d.DefaultBranch+
+		" (pull_request_target, schedule, workflow_dispatch); pull requests against other base branches get no preview")
+	slices.Sort(n)
+	return n
+}
+
+// ARNs derived from the options. They are what the policies refer to and
+// what the rest of preview-access must use.
+
+// BoundaryARN is the permissions boundary's ARN.
+func (o Options) BoundaryARN() string {
+	d := o.withDefaults()
+	return "arn:" + d.Partition + ":iam::" + d.AccountID + ":policy/" + d.BoundaryName
+}
+
+// ProvisionerRoleARN is the provisioner role's ARN.
+func (o Options) ProvisionerRoleARN() string {
+	d := o.withDefaults()
+	return "arn:" + d.Partition + ":iam::" + d.AccountID + ":role/" + d.ProvisionerRoleName
+}
+
+// OIDCProviderARN is the ARN of GitHub's OIDC provider in the account.
+func (o Options) OIDCProviderARN() string {
+	d := o.withDefaults()
+	return "arn:" + d.Partition + ":iam::" + d.AccountID + ":oidc-provider/" + d.OIDCHost
+}
+
+// PreviewRolePath is the IAM path of this repository's preview roles.
+func (o Options) PreviewRolePath() string {
+	return "/preview-access/" + o.Owner + "/" + o.Repo + "/"
+}
+
+// PreviewRoleARNPattern matches every preview role of this repository.
+func (o Options) PreviewRoleARNPattern() string {
+	d := o.withDefaults()
+	return "arn:" + d.Partition + ":iam::" + d.AccountID + ":role" + d.PreviewRolePath() + "*"
+}

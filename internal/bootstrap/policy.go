@@ -1,0 +1,455 @@
+package bootstrap
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// Document is an IAM policy document. Field order and sorted maps make its
+// JSON the same on every run.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one IAM policy statement.
+type Statement struct {
+	Sid         string     `json:"Sid,omitempty"`
+	Effect      string     `json:"Effect"`
+	Principal   *Principal `json:"Principal,omitempty"`
+	Action      Values     `json:"Action,omitempty"`
+	NotAction   Values     `json:"NotAction,omitempty"`
+	Resource    Values     `json:"Resource,omitempty"`
+	NotResource Values     `json:"NotResource,omitempty"`
+	// Condition is operator → key → values.
+	Condition map[string]map[string]Values `json:"Condition,omitempty"`
+}
+
+// Principal is the only principal form bootstrap writes.
+type Principal struct {
+	Federated string `json:"Federated"`
+}
+
+// Values is a list of strings, written as a bare string when it has one
+// element, the way IAM and people write it.
+type Values []string
+
+// MarshalJSON writes one value as a string and several as a list.
+func (v Values) MarshalJSON() ([]byte, error) {
+	if len(v) == 1 {
+		return json.Marshal(v[0])
+	}
+	return json.Marshal([]string(v))
+}
+
+// UnmarshalJSON accepts a string or a list of strings.
+func (v *Values) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v = Values{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*v = l
+	return nil
+}
+
+const version = "2012-10-17"
+
+// Boundary is the permissions boundary of every preview role.
+//
+// A boundary only caps what a role's own policies grant, so it is written as
+// "allow the most a preview may ever do, then deny what must never happen":
+//
+//   - Allow SERVICE:* on the preview resources only, for each service those
+//     resources belong to, plus sts:GetCallerIdentity (the default
+//     permissions template's WhoAmI statement) — nothing the role's inline
+//     policy grants outside this takes effect.
+//   - Deny iam:*, organizations:*, and the STS calls that would chain to
+//     another identity, whatever the role's policy says. These are written
+//     out although the Allow above never grants them, so that the intent
+//     survives someone widening the Allow later.
+//   - Deny everything except sts:GetCallerIdentity on anything that is not a
+//     preview resource (NotAction + NotResource). Actions without
+//     resource-level permissions are authorised against "*", which is not a
+//     preview resource, so they are denied too: that is intended (a preview
+//     has no business listing the account's buckets). sts:GetCallerIdentity
+//     is exempted because it is authorised against "*"; AWS documents that it
+//     works even under an explicit deny, but policy simulators and Access
+//     Analyzer do not know that, and the exemption keeps them agreeing with
+//     reality.
+func Boundary(o Options) Document {
+	d := o.withDefaults()
+	var services []string
+	for _, r := range d.PreviewResources {
+		if parts := strings.SplitN(r, ":", 4); len(parts) == 4 {
+			services = append(services, parts[2]+":*")
+		}
+	}
+	slices.Sort(services)
+	services = slices.Compact(services)
+	return Document{Version: version, Statement: []Statement{
+		{
+			Sid:      "AllowWithinPreviewResources",
+			Effect:   "Allow",
+			Action:   services,
+			Resource: d.PreviewResources,
+		},
+		{
+			Sid:      "AllowWhoAmI",
+			Effect:   "Allow",
+			Action:   Values{"sts:GetCallerIdentity"},
+			Resource: Values{"*"},
+		},
+		{
+			Sid:      "DenyIdentityAndOrganizationChanges",
+			Effect:   "Deny",
+			Action:   Values{"iam:*", "organizations:*"},
+			Resource: Values{"*"},
+		},
+		{
+			Sid:    "DenyRoleChaining",
+			Effect: "Deny",
+			Action: Values{
+				"sts:AssumeRole",
+				"sts:AssumeRoleWithSAML",
+				"sts:AssumeRoleWithWebIdentity",
+				"sts:GetFederationToken",
+			},
+			Resource: Values{"*"},
+		},
+		{
+			Sid:         "DenyOutsidePreviewResources",
+			Effect:      "Deny",
+			NotAction:   Values{"sts:GetCallerIdentity"},
+			NotResource: d.PreviewResources,
+		},
+	}}
+}
+
+// ProvisionerTrust is the trust policy of the provisioner role.
+//
+// What GitHub puts in the token of each run that must be admitted (default
+// subject format; see Options.Subjects for others):
+//
+//	event                           sub                                  ref                 job_workflow_ref
+//	pull_request_target             repo:O/R:pull_request                refs/heads/<base>   O/R/<wf>@refs/heads/<base>
+//	schedule, workflow_dispatch     repo:O/R:ref:refs/heads/<default>    refs/heads/<default> O/R/<wf>@refs/heads/<default>
+//	pull_request (untrusted code)   repo:O/R:pull_request                refs/pull/N/merge   O/R/<wf>@refs/pull/N/merge
+//
+// GitHub documents that sub carries "pull_request" for pull request events,
+// and a pull_request_target run's token carries the base branch as ref
+// (the run executes the base branch's workflow). So sub cannot tell the
+// trusted pull_request_target run from the untrusted pull_request run of the
+// same repository: both say ":pull_request". What tells them apart is ref
+// and job_workflow_ref, which a pull request cannot make point at the base
+// branch. The trust therefore pins, all with StringEquals:
+//
+//   - aud = sts.amazonaws.com;
+//   - sub ∈ {the two subjects above} — a list under StringEquals matches any
+//     one of them; required because AWS wants every GitHub trust to check sub;
+//   - ref = refs/heads/<default branch>;
+//   - job_workflow_ref = O/R/<workflow file>@refs/heads/<default branch>, so
+//     only the preview-access workflow, not any other workflow on the
+//     default branch, gets the provisioner's power;
+//   - repository_id = the numeric id, when given.
+//
+// ref, job_workflow_ref and repository_id are among the GitHub claims AWS
+// STS exposes as condition keys for token.actions.githubusercontent.com
+// (with actor, actor_id, repository, workflow, environment and
+// enterprise_id); event_name is not, so it cannot be pinned.
+func ProvisionerTrust(o Options) Document {
+	d := o.withDefaults()
+	h := d.OIDCHost
+	eq := map[string]Values{
+		h + ":aud":              {Audience},
+		h + ":sub":              d.Subjects,
+		h + ":ref":              {"refs/heads/" + d.DefaultBranch},
+		h + ":job_workflow_ref": {d.Owner + "/" + d.Repo + "/" + d.WorkflowFile + "@refs/heads/" + d.DefaultBranch},
+	}
+	if d.RepositoryID > 0 {
+		eq[h+":repository_id"] = Values{itoa(d.RepositoryID)}
+	}
+	return Document{Version: version, Statement: []Statement{{
+		Sid:       "GitHubBaseBranchWorkflow",
+		Effect:    "Allow",
+		Principal: &Principal{Federated: d.OIDCProviderARN()},
+		Action:    Values{"sts:AssumeRoleWithWebIdentity"},
+		Condition: map[string]map[string]Values{"StringEquals": eq},
+	}}}
+}
+
+// The IAM actions the tool calls on preview roles, grouped by the guard each
+// group needs.
+var (
+	roleReadActions = Values{
+		"iam:GetRole",
+		"iam:GetRolePolicy",
+		"iam:ListAttachedRolePolicies",
+		"iam:ListInstanceProfilesForRole",
+		"iam:ListRolePolicies",
+		"iam:ListRoleTags",
+	}
+	roleWriteActions = Values{
+		"iam:DeleteRole",
+		"iam:DeleteRolePolicy",
+		"iam:DetachRolePolicy",
+		"iam:PutRolePolicy",
+		"iam:UntagRole",
+		"iam:UpdateAssumeRolePolicy",
+		"iam:UpdateRole",
+	}
+)
+
+// ProvisionerPermissions is the provisioner role's own policy.
+//
+// The allows are scoped to this repository's preview-role path, and every
+// allow that changes a role also requires it to be the tool's own, read from
+// its tags (iam:ResourceTag). A role is the tool's own when it carries
+// preview-access:managed-by = preview-access and preview-access:repository =
+// OWNER/REPO; the denies make sure those two tags can only ever be set to
+// these values, never changed or removed, so ownership cannot be forged or
+// dropped through this role.
+//
+// Contract for the code that calls IAM with this role: every TagRole call
+// (and CreateRole's Tags) must include both ownership tags with their values,
+// and UntagRole must never name them.
+func ProvisionerPermissions(o Options) Document {
+	d := o.withDefaults()
+	roles := Values{d.PreviewRoleARNPattern()}
+	boundary := d.BoundaryARN()
+	repo := d.Owner + "/" + d.Repo
+	owned := map[string]map[string]Values{"StringEquals": {
+		"iam:ResourceTag/" + TagManagedBy:  {ManagedByValue},
+		"iam:ResourceTag/" + TagRepository: {repo},
+	}}
+	requestOwned := map[string]Values{
+		"aws:RequestTag/" + TagManagedBy:  {ManagedByValue},
+		"aws:RequestTag/" + TagRepository: {repo},
+	}
+
+	st := []Statement{
+		{
+			Sid:      "ReadPreviewRoles",
+			Effect:   "Allow",
+			Action:   roleReadActions,
+			Resource: roles,
+		},
+		{
+			// ListRoles has no resource-level permissions: IAM authorises it
+			// against "*" only, and its PathPrefix is a request parameter, not
+			// a condition key. Listing names is harmless; the tool filters by
+			// path and then by tags.
+			Sid:      "ListRoles",
+			Effect:   "Allow",
+			Action:   Values{"iam:ListRoles"},
+			Resource: Values{"*"},
+		},
+		{
+			// GetCallerIdentity needs no permission at all; listed so the
+			// policy states everything the tool calls.
+			Sid:      "WhoAmI",
+			Effect:   "Allow",
+			Action:   Values{"sts:GetCallerIdentity"},
+			Resource: Values{"*"},
+		},
+		{
+			Sid:      "CreatePreviewRoleWithBoundaryAndOwnerTags",
+			Effect:   "Allow",
+			Action:   Values{"iam:CreateRole"},
+			Resource: roles,
+			Condition: map[string]map[string]Values{"StringEquals": merge(requestOwned, map[string]Values{
+				"iam:PermissionsBoundary": {boundary},
+			})},
+		},
+		{
+			// CreateRole with Tags is also authorised as iam:TagRole against a
+			// role that does not exist yet (no resource tags), and later tag
+			// updates come here too: the request must carry the ownership
+			// tags with the right values, and the role must not be owned by
+			// anything else (DenyTakeOver below).
+			Sid:       "TagPreviewRoleWithOwnerTags",
+			Effect:    "Allow",
+			Action:    Values{"iam:TagRole"},
+			Resource:  roles,
+			Condition: map[string]map[string]Values{"StringEquals": requestOwned},
+		},
+		{
+			Sid:       "ChangeOwnedPreviewRoles",
+			Effect:    "Allow",
+			Action:    roleWriteActions,
+			Resource:  roles,
+			Condition: owned,
+		},
+		{
+			Sid:      "KeepBoundaryOnOwnedPreviewRoles",
+			Effect:   "Allow",
+			Action:   Values{"iam:PutRolePermissionsBoundary"},
+			Resource: roles,
+			Condition: map[string]map[string]Values{"StringEquals": merge(owned["StringEquals"], map[string]Values{
+				"iam:PermissionsBoundary": {boundary},
+			})},
+		},
+	}
+	if len(d.AllowedManagedPolicyARNs) > 0 {
+		st = append(st, Statement{
+			Sid:      "AttachAllowedManagedPolicies",
+			Effect:   "Allow",
+			Action:   Values{"iam:AttachRolePolicy"},
+			Resource: roles,
+			Condition: map[string]map[string]Values{
+				"StringEquals": owned["StringEquals"],
+				"ArnEquals":    {"iam:PolicyARN": d.AllowedManagedPolicyARNs},
+			},
+		})
+	}
+
+	// Denies: they hold even if someone attaches a broader policy to the
+	// provisioner role later.
+	attachDeny := Statement{
+		Sid:      "DenyAttachOutsideAllowList",
+		Effect:   "Deny",
+		Action:   Values{"iam:AttachRolePolicy"},
+		Resource: Values{"*"},
+	}
+	if len(d.AllowedManagedPolicyARNs) > 0 {
+		attachDeny.Condition = map[string]map[string]Values{
+			"ArnNotEquals": {"iam:PolicyARN": d.AllowedManagedPolicyARNs},
+		}
+	}
+	st = append(st,
+		Statement{
+			// StringNotEquals is also true when no boundary is given at all,
+			// so a role without the boundary cannot be created either.
+			Sid:      "DenyRolesWithoutTheBoundary",
+			Effect:   "Deny",
+			Action:   Values{"iam:CreateRole", "iam:PutRolePermissionsBoundary"},
+			Resource: Values{"*"},
+			Condition: map[string]map[string]Values{
+				"StringNotEquals": {"iam:PermissionsBoundary": {boundary}},
+			},
+		},
+		Statement{
+			Sid:      "DenyBoundaryRemoval",
+			Effect:   "Deny",
+			Action:   Values{"iam:DeleteRolePermissionsBoundary"},
+			Resource: Values{"*"},
+		},
+		Statement{
+			Sid:    "DenyBoundaryPolicyChanges",
+			Effect: "Deny",
+			Action: Values{
+				"iam:CreatePolicyVersion",
+				"iam:DeletePolicy",
+				"iam:DeletePolicyVersion",
+				"iam:SetDefaultPolicyVersion",
+				"iam:TagPolicy",
+				"iam:UntagPolicy",
+			},
+			Resource: Values{boundary},
+		},
+		Statement{
+			// Present and different: Null=false first, because a negated
+			// operator alone is also true when the tag is not in the request.
+			Sid:      "DenyChangingManagedByTag",
+			Effect:   "Deny",
+			Action:   Values{"iam:CreateRole", "iam:TagRole"},
+			Resource: Values{"*"},
+			Condition: map[string]map[string]Values{
+				"Null":            {"aws:RequestTag/" + TagManagedBy: {"false"}},
+				"StringNotEquals": {"aws:RequestTag/" + TagManagedBy: {ManagedByValue}},
+			},
+		},
+		Statement{
+			Sid:      "DenyChangingRepositoryTag",
+			Effect:   "Deny",
+			Action:   Values{"iam:CreateRole", "iam:TagRole"},
+			Resource: Values{"*"},
+			Condition: map[string]map[string]Values{
+				"Null":            {"aws:RequestTag/" + TagRepository: {"false"}},
+				"StringNotEquals": {"aws:RequestTag/" + TagRepository: {repo}},
+			},
+		},
+		Statement{
+			// A role that says it is managed by something else (or by
+			// preview-access for another repository) is not taken over.
+			Sid:      "DenyTakeOverOfOtherRoles",
+			Effect:   "Deny",
+			Action:   Values{"iam:TagRole"},
+			Resource: roles,
+			Condition: map[string]map[string]Values{
+				"Null":            {"iam:ResourceTag/" + TagManagedBy: {"false"}},
+				"StringNotEquals": {"iam:ResourceTag/" + TagManagedBy: {ManagedByValue}},
+			},
+		},
+		Statement{
+			Sid:      "DenyTakeOverOfOtherRepositoriesRoles",
+			Effect:   "Deny",
+			Action:   Values{"iam:TagRole"},
+			Resource: roles,
+			Condition: map[string]map[string]Values{
+				"Null":            {"iam:ResourceTag/" + TagRepository: {"false"}},
+				"StringNotEquals": {"iam:ResourceTag/" + TagRepository: {repo}},
+			},
+		},
+		Statement{
+			// ForAnyValue in a Deny: true when any removed key is an
+			// ownership tag (and false, harmlessly, when no keys are given).
+			Sid:      "DenyRemovingOwnerTags",
+			Effect:   "Deny",
+			Action:   Values{"iam:UntagRole"},
+			Resource: Values{"*"},
+			Condition: map[string]map[string]Values{
+				"ForAnyValue:StringEquals": {"aws:TagKeys": {TagManagedBy, TagRepository}},
+			},
+		},
+		Statement{
+			// The provisioner creates preview roles; it must never become one.
+			Sid:      "DenyPassOrAssumePreviewRoles",
+			Effect:   "Deny",
+			Action:   Values{"iam:PassRole", "sts:AssumeRole"},
+			Resource: roles,
+		},
+		attachDeny,
+		Statement{
+			Sid:    "DenyNewIdentitiesAndProviders",
+			Effect: "Deny",
+			Action: Values{
+				"iam:AddClientIDToOpenIDConnectProvider",
+				"iam:CreateAccessKey",
+				"iam:CreateLoginProfile",
+				"iam:CreateOpenIDConnectProvider",
+				"iam:CreateSAMLProvider",
+				"iam:CreateUser",
+				"iam:DeleteOpenIDConnectProvider",
+				"iam:DeleteSAMLProvider",
+				"iam:RemoveClientIDFromOpenIDConnectProvider",
+				"iam:UpdateLoginProfile",
+				"iam:UpdateOpenIDConnectProviderThumbprint",
+				"iam:UpdateSAMLProvider",
+			},
+			Resource: Values{"*"},
+		},
+	)
+	return Document{Version: version, Statement: st}
+}
+
+func merge(a, b map[string]Values) map[string]Values {
+	m := make(map[string]Values, len(a)+len(b))
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

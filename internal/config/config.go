@@ -1,0 +1,450 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/policy"
+)
+
+// Modes.
+const (
+	ModeAuto  = "auto"
+	ModePlan  = "plan"
+	ModeUp    = "up"
+	ModeDown  = "down"
+	ModeSweep = "sweep"
+)
+
+// Config is the validated set of inputs.
+type Config struct {
+	Mode string
+	PR   int
+
+	Region          string
+	Partition       string
+	AccountID       string // may be empty until resolved through STS
+	OIDCProviderARN string // may be empty until the account is known
+
+	TrustScope          string
+	EnvironmentTemplate string
+	SubjectTemplate     string
+	RoleNameTemplate    string
+	RolePathTemplate    string
+	PermissionsTemplate string // path in the repository; "" = built-in
+	ManagedPolicyARNs   []string
+	PermissionsBoundary string
+	AllowMissingBound   bool
+	AllowIAMWildcards   bool
+	MaxSessionDuration  int32
+	TTL                 time.Duration
+	Tags                map[string]string
+	TrustSizeLimit      int
+	DryRun              bool
+	Timeout             time.Duration
+	WaitForRole         bool
+
+	GitHubToken string
+	AllowForks  bool
+	Comment     bool
+	Deployment  bool
+	PreviewURL  string // template
+
+	Gateway       string
+	GatewayURL    string
+	GatewayToken  string
+	GatewaySecret string
+	GatewayFile   string
+	AccessFile    string
+
+	Concurrency int
+}
+
+// LogValue keeps secrets out of logs.
+func (c Config) LogValue() slog.Value {
+	redact := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	return slog.GroupValue(
+		slog.String("mode", c.Mode),
+		slog.String("trust-scope", c.TrustScope),
+		slog.String("gateway", c.Gateway),
+		slog.String("github-token", redact(c.GitHubToken)),
+		slog.String("gateway-token", redact(c.GatewayToken)),
+		slog.String("gateway-secret", redact(c.GatewaySecret)),
+	)
+}
+
+// Secrets are the values to mask in logs.
+func (c Config) Secrets() []string {
+	var s []string
+	for _, v := range []string{c.GitHubToken, c.GatewayToken, c.GatewaySecret} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// InputError is a problem with one input.
+type InputError struct {
+	Input string
+	What  string
+	Fix   string
+}
+
+func (e *InputError) Error() string {
+	s := "input " + e.Input + ": " + e.What
+	if e.Fix != "" {
+		s += " (" + e.Fix + ")"
+	}
+	return s
+}
+
+var (
+	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+	policyRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}|aws):policy/([\x21-\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,128}$`)
+	providerRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$`)
+)
+
+// PartitionOf returns the AWS partition of a region.
+func PartitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	default:
+		return "aws"
+	}
+}
+
+// Load reads every input through lookup (which returns "" for an unset
+// input) and validates it. The returned error joins one *InputError per
+// problem.
+func Load(lookup func(name string) string) (Config, error) {
+	var errs []error
+	bad := func(in, what, fix string) { errs = append(errs, &InputError{in, what, fix}) }
+	get := func(name string) string {
+		v := strings.TrimSpace(lookup(name))
+		if v == "" {
+			return Default(name)
+		}
+		return v
+	}
+	boolean := func(name string) bool {
+		switch v := get(name); v {
+		case "true", "True", "TRUE":
+			return true
+		case "false", "False", "FALSE":
+			return false
+		default:
+			bad(name, fmt.Sprintf("%q is not a boolean", v), "use true or false")
+			return false
+		}
+	}
+	integer := func(name string, lo, hi int) int {
+		v := get(name)
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			bad(name, fmt.Sprintf("%q is not a whole number", v), fmt.Sprintf("use a number from %d to %d", lo, hi))
+			return 0
+		}
+		if n < lo || n > hi {
+			bad(name, fmt.Sprintf("%d is out of range", n), fmt.Sprintf("use a number from %d to %d", lo, hi))
+		}
+		return n
+	}
+
+	var c Config
+	c.Mode = get("mode")
+	switch c.Mode {
+	case ModeAuto, ModePlan, ModeUp, ModeDown, ModeSweep:
+	default:
+		bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down or sweep")
+	}
+	if v := get("pr"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			bad("pr", fmt.Sprintf("%q is not a pull request number", v), "use a positive whole number")
+		}
+		c.PR = n
+	}
+
+	c.Region = get("aws-region")
+	if c.Region == "" {
+		c.Region = strings.TrimSpace(lookup("AWS_REGION"))
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if !regionRE.MatchString(c.Region) {
+		bad("aws-region", fmt.Sprintf("%q is not an AWS region", c.Region), "use a region code such as us-east-1")
+	}
+	c.Partition = PartitionOf(c.Region)
+
+	c.AccountID = get("account-id")
+	if c.AccountID != "" && !accountRE.MatchString(c.AccountID) {
+		bad("account-id", fmt.Sprintf("%q is not a 12-digit AWS account id", c.AccountID), "use the 12 digits, or leave it empty to read it with sts:GetCallerIdentity")
+		c.AccountID = "" // one problem, one error: no cross-checks against it
+	}
+
+	c.OIDCProviderARN = get("oidc-provider-arn")
+	if c.OIDCProviderARN != "" {
+		if m := providerRE.FindStringSubmatch(c.OIDCProviderARN); m == nil {
+			bad("oidc-provider-arn", fmt.Sprintf("%q is not an IAM OIDC provider ARN", c.OIDCProviderARN), "use arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com")
+		} else {
+			if m[1] != c.Partition {
+				bad("oidc-provider-arn", fmt.Sprintf("partition %q does not match region %s (partition %s)", m[1], c.Region, c.Partition), "use the provider of the account the roles are created in")
+			}
+			if c.AccountID != "" && m[2] != c.AccountID {
+				bad("oidc-provider-arn", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "the provider must be in the account of the roles")
+			}
+		}
+	}
+
+	c.TrustScope = get("trust-scope")
+	if c.TrustScope != policy.ScopeRef && c.TrustScope != policy.ScopeEnvironment {
+		bad("trust-scope", fmt.Sprintf("%q is not a trust scope", c.TrustScope), "use ref or environment")
+	}
+	nameVars := []string{"owner", "repo", "number", "repository_id", "owner_id"}
+	c.EnvironmentTemplate = get("environment-template")
+	if err := naming.CheckTemplate("environment-template", c.EnvironmentTemplate, "number", "owner", "repo", "repository_id"); err != nil {
+		errs = append(errs, asInputErrors("environment-template", err)...)
+	}
+	c.SubjectTemplate = get("subject-template")
+	if c.SubjectTemplate != "" {
+		if err := naming.CheckTemplate("subject-template", c.SubjectTemplate, "owner", "repo", "owner_id", "repository_id", "environment", "number"); err != nil {
+			errs = append(errs, asInputErrors("subject-template", err)...)
+		}
+		if strings.ContainsAny(c.SubjectTemplate, "*?") || strings.IndexFunc(c.SubjectTemplate, isSpaceOrControl) >= 0 {
+			bad("subject-template", "must not contain wildcards (* ?), spaces or control characters", "write the exact sub claim; the trust policy compares it with StringEquals")
+		}
+	} else if c.TrustScope == policy.ScopeEnvironment {
+		c.SubjectTemplate = "repo:{owner}/{repo}:environment:{environment}"
+	} else {
+		c.SubjectTemplate = "repo:{owner}/{repo}:pull_request"
+	}
+	if c.TrustScope == policy.ScopeRef && strings.Contains(c.SubjectTemplate, "{environment}") {
+		bad("subject-template", "uses {environment} but trust-scope is ref", "set trust-scope: environment, or remove {environment}")
+	}
+	c.RoleNameTemplate = get("role-name-template")
+	if err := naming.CheckTemplate("role-name-template", c.RoleNameTemplate, nameVars...); err != nil {
+		errs = append(errs, asInputErrors("role-name-template", err)...)
+	} else if !strings.Contains(c.RoleNameTemplate, "{number}") {
+		bad("role-name-template", "must contain {number}", "each PR needs its own role; add {number}")
+	}
+	c.RolePathTemplate = get("role-path")
+	if err := naming.CheckTemplate("role-path", c.RolePathTemplate, nameVars...); err != nil {
+		errs = append(errs, asInputErrors("role-path", err)...)
+	} else {
+		sample := naming.Path(c.RolePathTemplate, naming.Vars{"owner": "o", "repo": "r", "number": "1", "repository_id": "1", "owner_id": "1"})
+		if !naming.ValidPath(sample) || sample == "/" {
+			bad("role-path", fmt.Sprintf("%q is not an IAM path of its own", c.RolePathTemplate), "start and end with /, e.g. /preview-access/{owner}/{repo}/; / alone would let sweep see every role")
+		}
+		if strings.Contains(c.RolePathTemplate, "{number}") {
+			bad("role-path", "must not contain {number}", "sweep lists one path for all PRs of the repository")
+		}
+	}
+	c.PermissionsTemplate = get("permissions-template")
+	if p := c.PermissionsTemplate; p != "" {
+		if strings.HasPrefix(p, "/") || strings.Contains(p, "..") || strings.ContainsAny(p, "\\\x00") {
+			bad("permissions-template", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-role.json")
+		}
+	}
+	for _, a := range splitList(get("managed-policy-arns")) {
+		if m := policyRE.FindStringSubmatch(a); m == nil {
+			bad("managed-policy-arns", fmt.Sprintf("%q is not an IAM policy ARN", a), "use arn:aws:iam::ACCOUNT:policy/NAME")
+		} else if m[1] != c.Partition {
+			bad("managed-policy-arns", fmt.Sprintf("%q is in partition %s, not %s of region %s", a, m[1], c.Partition, c.Region), "use a policy of the roles' partition")
+		} else if strings.ContainsAny(a, "*?") {
+			bad("managed-policy-arns", fmt.Sprintf("%q contains a wildcard", a), "name one policy")
+		} else {
+			c.ManagedPolicyARNs = append(c.ManagedPolicyARNs, a)
+		}
+	}
+	if len(c.ManagedPolicyARNs) > 10 {
+		bad("managed-policy-arns", fmt.Sprintf("%d policies exceed IAM's default of 10 per role", len(c.ManagedPolicyARNs)), "combine policies")
+	}
+	c.AllowMissingBound = boolean("allow-missing-boundary")
+	c.PermissionsBoundary = get("permissions-boundary")
+	if b := c.PermissionsBoundary; b != "" {
+		if m := policyRE.FindStringSubmatch(b); m == nil || strings.ContainsAny(b, "*?") {
+			bad("permissions-boundary", fmt.Sprintf("%q is not an IAM policy ARN", b), "use arn:aws:iam::ACCOUNT:policy/NAME (bootstrap prints one)")
+		} else {
+			if m[1] != c.Partition {
+				bad("permissions-boundary", fmt.Sprintf("%q is in partition %s, not %s of region %s", b, m[1], c.Partition, c.Region), "use a boundary of the roles' partition")
+			}
+			if c.AccountID != "" && m[2] != "aws" && m[2] != c.AccountID {
+				bad("permissions-boundary", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "use a policy of the roles' account")
+			}
+		}
+	} else if !c.AllowMissingBound {
+		bad("permissions-boundary", "is required", "set it to the boundary policy ARN (see `preview-access bootstrap`), or set allow-missing-boundary: true")
+	}
+	c.AllowIAMWildcards = boolean("allow-iam-wildcards")
+	c.MaxSessionDuration = int32(integer("max-session-duration", 3600, 43200))
+	if d, err := ParseTTL(get("ttl")); err != nil {
+		bad("ttl", err.Error(), "use a duration from 1h to 90d, such as 36h or 7d")
+	} else {
+		c.TTL = d
+	}
+	c.Tags = map[string]string{}
+	for i, line := range strings.Split(get("tags"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok:
+			bad("tags", fmt.Sprintf("line %d %q is not key=value", i+1, line), "write one key=value per line")
+		case !naming.ValidTagKey(k) || strings.HasPrefix(k, naming.TagPrefix):
+			bad("tags", fmt.Sprintf("line %d: key %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 128, not starting with aws: or preview-access:")
+		case !naming.ValidTagValue(v):
+			bad("tags", fmt.Sprintf("line %d: value of %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 256")
+		case c.Tags[k] != "":
+			bad("tags", fmt.Sprintf("line %d: key %q is repeated", i+1, k), "")
+		default:
+			c.Tags[k] = v
+		}
+	}
+	if len(c.Tags) > 40 {
+		bad("tags", fmt.Sprintf("%d tags with the action's own exceed IAM's 50 per role", len(c.Tags)+6), "use at most 40 extra tags")
+	}
+	c.TrustSizeLimit = integer("trust-policy-size-limit", policy.DefaultTrustSizeLimit, 8192)
+	c.DryRun = boolean("dry-run")
+	if d, err := time.ParseDuration(get("timeout")); err != nil || d < 10*time.Second || d > time.Hour {
+		bad("timeout", fmt.Sprintf("%q is not a duration from 10s to 1h", get("timeout")), "use e.g. 90s or 5m")
+	} else {
+		c.Timeout = d
+	}
+	c.WaitForRole = boolean("wait-for-role")
+
+	c.GitHubToken = strings.TrimSpace(lookup("github-token"))
+	if strings.Contains(c.GitHubToken, "${{") {
+		c.GitHubToken = "" // an unexpanded default: the CLI outside Actions
+	}
+	c.AllowForks = boolean("allow-forks")
+	c.Comment = boolean("comment")
+	c.Deployment = boolean("deployment")
+	c.PreviewURL = get("preview-url")
+	if u := c.PreviewURL; u != "" {
+		if err := naming.CheckTemplate("preview-url", u, "number", "owner", "repo", "repository_id"); err != nil {
+			errs = append(errs, asInputErrors("preview-url", err)...)
+		} else {
+			sample := naming.Expand(u, naming.Vars{"number": "1", "owner": "o", "repo": "r", "repository_id": "1"})
+			if pu, err := url.Parse(sample); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil {
+				bad("preview-url", fmt.Sprintf("%q is not an http(s) URL without credentials", u), "use e.g. https://pr-{number}.preview.example.com")
+			}
+		}
+	}
+
+	c.Gateway = get("gateway")
+	c.GatewayURL = get("gateway-url")
+	c.GatewayToken = strings.TrimSpace(lookup("gateway-token"))
+	c.GatewaySecret = strings.TrimSpace(lookup("gateway-secret"))
+	c.GatewayFile = get("gateway-file")
+	switch c.Gateway {
+	case "none", "opa", "webhook", "file":
+	default:
+		bad("gateway", fmt.Sprintf("%q is not a gateway", c.Gateway), "use none, opa, webhook or file")
+	}
+	c.AccessFile = get("access-file")
+	if p := c.AccessFile; strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
+		bad("access-file", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-access.yml")
+	}
+	c.Concurrency = integer("concurrency", 1, 32)
+	return c, errors.Join(errs...)
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+func asInputErrors(input string, err error) []error {
+	var out []error
+	for _, e := range unjoin(err) {
+		msg := strings.TrimPrefix(e.Error(), input+": ")
+		out = append(out, &InputError{Input: input, What: msg})
+	}
+	return out
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// splitList splits a comma- or newline-separated list.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ParseTTL accepts Go durations and whole days ("7d").
+func ParseTTL(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+	}
+	if d < time.Hour || d > 90*24*time.Hour {
+		return 0, fmt.Errorf("%s is out of range", s)
+	}
+	return d, nil
+}
+
+// ProviderARN is the configured OIDC provider, or the default one of the
+// account.
+func (c Config) ProviderARN() string {
+	if c.OIDCProviderARN != "" {
+		return c.OIDCProviderARN
+	}
+	return "arn:" + c.Partition + ":iam::" + c.AccountID + ":oidc-provider/token.actions.githubusercontent.com"
+}
+
+// ResolveAccount sets the account id learned from STS and checks it against
+// the ARNs that name an account.
+func (c *Config) ResolveAccount(id string) error {
+	if !accountRE.MatchString(id) {
+		return fmt.Errorf("sts:GetCallerIdentity returned an account id that is not 12 digits")
+	}
+	if c.AccountID != "" && c.AccountID != id {
+		return &InputError{"account-id", "the credentials belong to another account than account-id", "use credentials of the account the roles are created in"}
+	}
+	c.AccountID = id
+	var errs []error
+	if m := providerRE.FindStringSubmatch(c.OIDCProviderARN); m != nil && m[2] != id {
+		errs = append(errs, &InputError{"oidc-provider-arn", "the provider is in another account than the credentials", "use the provider of the account the roles are created in"})
+	}
+	if m := policyRE.FindStringSubmatch(c.PermissionsBoundary); m != nil && m[2] != "aws" && m[2] != id {
+		errs = append(errs, &InputError{"permissions-boundary", "the boundary is in another account than the credentials", "use a policy of the roles' account"})
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,72 @@
+// Package config turns the action's inputs (or the CLI's flags, which have
+// the same names) into one validated Config. Every problem is reported at
+// once, each naming its input and the fix, before anything is written.
+package config
+
+// Input is one action input. This table is the single source of truth:
+// action.yml, the CLI flags and the README's inputs table are checked
+// against it by tests.
+type Input struct {
+	Name        string
+	Default     string
+	Description string
+}
+
+// Inputs lists every input in the order action.yml and the README show them.
+var Inputs = []Input{
+	{"mode", "auto", "What to do: `auto` (from the event: closed → down, opened/reopened/synchronize/ready_for_review → up, schedule → sweep), `plan`, `up`, `down` or `sweep`."},
+	{"pr", "", "Pull request number, for `workflow_dispatch` runs and the CLI. Ignored when the event carries a pull request."},
+	{"aws-region", "", "AWS region for the SDK (IAM is global; the region selects the partition). Defaults to `AWS_REGION`, then `us-east-1`."},
+	{"account-id", "", "AWS account id of the roles. When empty it is read with `sts:GetCallerIdentity`. Lets `plan` run with no AWS credentials."},
+	{"oidc-provider-arn", "", "ARN of the account's GitHub OIDC provider. Defaults to `arn:PARTITION:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`."},
+	{"trust-scope", "ref", "How the trust policy binds the role to one PR: `ref` (sub `repo:OWNER/REPO:pull_request` and ref `refs/pull/N/merge`) or `environment` (sub `repo:OWNER/REPO:environment:ENV`, the environment claim and the same ref)."},
+	{"environment-template", "preview-pr-{number}", "Name of the PR's GitHub environment with `trust-scope: environment`. Placeholders: {number}, {owner}, {repo}, {repository_id}."},
+	{"subject-template", "", "The exact OIDC `sub` claim, for repositories with a customised subject format. Default by trust-scope: `repo:{owner}/{repo}:pull_request` or `repo:{owner}/{repo}:environment:{environment}`. Placeholders: {owner}, {repo}, {owner_id}, {repository_id}, {environment}, {number}."},
+	{"role-name-template", "preview-{owner}-{repo}-pr-{number}", "IAM role name. Placeholders: {owner}, {repo}, {number}, {repository_id}, {owner_id}. Reduced to IAM's alphabet and 64 characters (long names end in a hash)."},
+	{"role-path", "/preview-access/{owner}/{repo}/", "IAM path of the roles; sweep lists this path. Placeholders as in role-name-template."},
+	{"permissions-template", "", "Path in the repository of a JSON policy template for the role's inline policy. Empty: the built-in template. Placeholders: {account_id}, {environment}, {head_sha}, {number}, {owner}, {owner_id}, {partition}, {region}, {repo}, {repository_id}, {role_name}, {role_path}."},
+	{"managed-policy-arns", "", "Managed policy ARNs to attach to the role, separated by commas or newlines."},
+	{"permissions-boundary", "", "ARN of the permissions boundary every preview role gets. Required unless allow-missing-boundary is true."},
+	{"allow-missing-boundary", "false", "Create roles without a permissions boundary (prints a warning). Not recommended."},
+	{"allow-iam-wildcards", "false", "Let the permission policy allow wildcard `iam:`/`sts:` actions. Off: such a policy fails the lint."},
+	{"max-session-duration", "3600", "Maximum session duration of the role in seconds (3600–43200)."},
+	{"ttl", "7d", "How long a preview lives without activity before sweep removes it (e.g. `36h`, `7d`; 1h–90d). Stored in the role's expiry tag."},
+	{"tags", "", "Extra role tags, one `key=value` per line. Keys may not start with `aws:` or `preview-access:`."},
+	{"trust-policy-size-limit", "2048", "The account's quota for trust policy length (IAM default 2048, at most 8192). Raise only after raising the quota in Service Quotas."},
+	{"dry-run", "false", "Print the plan and rendered documents and write nothing (as mode `plan`)."},
+	{"timeout", "5m", "Deadline for the whole run (e.g. `90s`, `5m`; 10s–1h)."},
+	{"wait-for-role", "true", "After creating a role, wait until IAM returns it consistently, so the deploy job's first assume is unlikely to hit propagation delay."},
+	{"github-token", "${{ github.token }}", "Token for the GitHub API (PR re-read, comment, deployment, access file). Environments need a token with repository administration rights (a GitHub App token). Empty: GitHub steps are skipped with a warning."},
+	{"allow-forks", "false", "Provision previews for pull requests from forks."},
+	{"comment", "true", "Keep one sticky PR comment with the role, environment, preview URL and access."},
+	{"deployment", "true", "Record a GitHub deployment for the preview environment (`success` on up, `inactive` on down)."},
+	{"preview-url", "", "URL of the preview, e.g. `https://pr-{number}.preview.example.com`. Placeholders: {number}, {owner}, {repo}, {repository_id}."},
+	{"gateway", "none", "Where the preview's access policy goes: `none`, `opa`, `webhook` or `file`."},
+	{"gateway-url", "", "Base URL of the gateway (OPA server or webhook receiver). https, or http only for localhost."},
+	{"gateway-token", "", "Bearer token for the OPA API. Masked."},
+	{"gateway-secret", "", "HMAC secret that signs webhook requests. Masked."},
+	{"gateway-file", "preview-access-policy.json", "Path the `file` gateway writes the policy document to."},
+	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the base branch."},
+	{"concurrency", "4", "How many previews sweep removes at once (1–32)."},
+}
+
+// Default returns the default of the named input.
+func Default(name string) string {
+	for _, in := range Inputs {
+		if in.Name == name {
+			return in.Default
+		}
+	}
+	return ""
+}
+
+// Outputs lists every action output.
+var Outputs = []Input{
+	{"role-arn", "", "ARN of the PR's role (the deploy job's `role-to-assume`)."},
+	{"role-name", "", "Name of the PR's role."},
+	{"environment", "", "Name of the PR's GitHub environment (with trust-scope environment)."},
+	{"preview-url", "", "The rendered preview URL."},
+	{"gateway-policy", "", "The gateway policy document (JSON), or its path with the `file` gateway."},
+	{"changed", "", "`true` when the run wrote anything."},
+	{"plan", "", "The plan as JSON: mode and a list of resource, name, action, detail."},
+}

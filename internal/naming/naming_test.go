@@ -1,0 +1,124 @@
+package naming
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestRoleName(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", 39)
+	longRepo := strings.Repeat("r", 100)
+	cases := []struct {
+		name string
+		tmpl string
+		vars Vars
+		want string
+	}{
+		{"default", DefaultRoleNameTemplate, Vars{"owner": "octo-org", "repo": "shop", "number": "42"}, "preview-octo-org-shop-pr-42"},
+		{"dots and underscores kept", DefaultRoleNameTemplate, Vars{"owner": "o", "repo": "my.repo_x", "number": "1"}, "preview-o-my.repo_x-pr-1"},
+		{"slash replaced", "{owner}/{repo}-{number}", Vars{"owner": "o", "repo": "r", "number": "7"}, "o-r-7"},
+		{"unicode replaced byte-safe", "pré-{number}", Vars{"number": "3"}, "pr--3"},
+		{"long cut with hash", DefaultRoleNameTemplate, Vars{"owner": long, "repo": longRepo, "number": "42"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := RoleName(tc.tmpl, tc.vars)
+			if !ValidRoleName(got) {
+				t.Fatalf("RoleName = %q: not a valid IAM role name", got)
+			}
+			if tc.want != "" && got != tc.want {
+				t.Errorf("RoleName = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRoleNameLongNamesDoNotCollide(t *testing.T) {
+	t.Parallel()
+	owner, repo := strings.Repeat("o", 39), strings.Repeat("r", 100)
+	seen := map[string]int{}
+	for n := 1; n <= 2000; n++ {
+		name := RoleName(DefaultRoleNameTemplate, Vars{"owner": owner, "repo": repo, "number": strconv.Itoa(n)})
+		if len(name) != MaxRoleName {
+			t.Fatalf("PR %d: len(%q) = %d; want %d", n, name, len(name), MaxRoleName)
+		}
+		if prev, ok := seen[name]; ok {
+			t.Fatalf("PR %d and PR %d both get %q", prev, n, name)
+		}
+		seen[name] = n
+	}
+	// Stable: the same input always gives the same name.
+	a := RoleName(DefaultRoleNameTemplate, Vars{"owner": owner, "repo": repo, "number": "5"})
+	b := RoleName(DefaultRoleNameTemplate, Vars{"owner": owner, "repo": repo, "number": "5"})
+	if a != b {
+		t.Errorf("RoleName is not stable: %q then %q", a, b)
+	}
+}
+
+func TestCheckTemplate(t *testing.T) {
+	t.Parallel()
+	allowed := []string{"owner", "repo", "number"}
+	cases := []struct {
+		name, tmpl, wantErr string
+	}{
+		{"ok", "preview-{owner}-{repo}-pr-{number}", ""},
+		{"branch names refused", "preview-{head_ref}-{number}", "unknown placeholder {head_ref}"},
+		{"title refused", "{title}", "unknown placeholder {title}"},
+		{"unbalanced", "preview-{owner-{number}", "unbalanced"},
+		{"empty", "  ", "must not be empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckTemplate("role-name-template", tc.tmpl, allowed...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("CheckTemplate(%q) = %v; want nil", tc.tmpl, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("CheckTemplate(%q) = %v; want error containing %q", tc.tmpl, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestPathAndTags(t *testing.T) {
+	t.Parallel()
+	p := Path(DefaultPathTemplate, Vars{"owner": "octo-org", "repo": "shop"})
+	if p != "/preview-access/octo-org/shop/" || !ValidPath(p) {
+		t.Errorf("Path = %q (valid %t); want /preview-access/octo-org/shop/", p, ValidPath(p))
+	}
+	for _, bad := range []string{"", "x", "/a//b/", "/a b/", "/no-trailing"} {
+		if ValidPath(bad) {
+			t.Errorf("ValidPath(%q) = true; want false", bad)
+		}
+	}
+	if got := SanitizeTagValue("a\"b;c$(d)"); got != "a-b-c--d-" || !ValidTagValue(got) {
+		t.Errorf("SanitizeTagValue = %q; want a-b-c--d-", got)
+	}
+	if ValidTagKey("aws:foo") || ValidTagKey("") || !ValidTagKey("team") {
+		t.Error("ValidTagKey: aws: prefix and empty must be refused, plain keys accepted")
+	}
+}
+
+// FuzzRoleName: whatever the owner, repository and number, the name is one
+// IAM accepts.
+func FuzzRoleName(f *testing.F) {
+	for _, s := range []string{"octo-org", "a\";echo${IFS}x;#", "$(id)", "line\nbreak", "${aws:username}", strings.Repeat("x", 300), "😀", ""} {
+		f.Add(s, s, "42")
+	}
+	f.Fuzz(func(t *testing.T, owner, repo, number string) {
+		for _, tmpl := range []string{DefaultRoleNameTemplate, "{owner}{repo}{number}", "x"} {
+			name := RoleName(tmpl, Vars{"owner": owner, "repo": repo, "number": number})
+			if !ValidRoleName(name) {
+				t.Fatalf("RoleName(%q, %q, %q) = %q: not a valid IAM role name", owner, repo, number, name)
+			}
+		}
+		v := SanitizeTagValue(owner + "/" + repo)
+		if !ValidTagValue(v) {
+			t.Fatalf("SanitizeTagValue(%q) = %q: not a valid tag value", owner+"/"+repo, v)
+		}
+	})
+}

@@ -1,0 +1,188 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// placeholder matches {name} but not IAM's own ${aws:username} variables,
+// which a template may use and which pass through untouched.
+var placeholder = regexp.MustCompile(`(^|[^$])\{([A-Za-z_]+)\}`)
+
+// PermissionVars are the placeholders a permission template may use.
+var PermissionVars = []string{
+	"account_id", "environment", "head_sha", "number", "owner", "owner_id",
+	"partition", "region", "repo", "repository_id", "role_name", "role_path",
+}
+
+// Render fills a JSON policy template. The template is parsed first and the
+// placeholders are replaced inside the decoded strings, then the document is
+// encoded again: a value can never break out of its string, whatever it
+// holds. Unknown placeholders and duplicate keys are errors.
+func Render(tmpl []byte, vars map[string]string) ([]byte, error) {
+	if err := CheckDuplicateKeys(tmpl); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(tmpl))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("template is not valid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("template is not valid JSON: data after the document")
+	}
+	var unknown []string
+	out := walk(v, func(s string) string {
+		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
+			sub := placeholder.FindStringSubmatch(m)
+			val, ok := vars[sub[2]]
+			if !ok {
+				unknown = append(unknown, "{"+sub[2]+"}")
+				return m
+			}
+			return sub[1] + val
+		})
+	})
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("template uses unknown placeholders %s (allowed: {%s})", strings.Join(compact(unknown), ", "), strings.Join(PermissionVars, "}, {"))
+	}
+	return mustMarshal(out), nil
+}
+
+func compact(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// walk rebuilds v with f applied to every string, keys included.
+func walk(v any, f func(string) string) any {
+	switch t := v.(type) {
+	case string:
+		return f(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = walk(e, f)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[f(k)] = walk(e, f)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// CheckDuplicateKeys reports the first object key that appears twice in one
+// object: encoding/json keeps the last silently, IAM rejects the document.
+func CheckDuplicateKeys(doc []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var check func() error
+	check = func() error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		d, ok := tok.(json.Delim)
+		if !ok {
+			return nil
+		}
+		switch d {
+		case '{':
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k := kt.(string)
+				if seen[k] {
+					return fmt.Errorf("duplicate key %q", k)
+				}
+				seen[k] = true
+				if err := check(); err != nil {
+					return err
+				}
+			}
+		case '[':
+			for dec.More() {
+				if err := check(); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = dec.Token() // closing delimiter
+		return err
+	}
+	if err := check(); err != nil {
+		return fmt.Errorf("not valid JSON: %w", err)
+	}
+	return nil
+}
+
+// Equal reports whether two policy documents mean the same. IAM returns
+// documents URL-encoded and re-formatted, and may turn a one-element list
+// into a string or back, so documents are compared decoded and normalised.
+func Equal(a, b []byte) bool {
+	na, err1 := normalise(a)
+	nb, err2 := normalise(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return bytes.Equal(mustMarshal(na), mustMarshal(nb))
+}
+
+func normalise(doc []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return norm(v), nil
+}
+
+func norm(v any) any {
+	switch t := v.(type) {
+	case []any:
+		if len(t) == 1 {
+			if _, isObj := t[0].(map[string]any); !isObj {
+				return norm(t[0])
+			}
+		}
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = norm(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = norm(e)
+		}
+		// A single statement object means the same as a list of one.
+		if s, ok := out["Statement"].(map[string]any); ok {
+			out["Statement"] = []any{s}
+		}
+		return out
+	default:
+		return v
+	}
+}

@@ -1,0 +1,233 @@
+// Package run is the action and the CLI: it wires configuration, event,
+// AWS, GitHub and the gateway together and runs the one pipeline
+// (context → desired → observed → plan → apply → report) for a mode.
+package run
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/preview-access/preview-access/internal/config"
+)
+
+// Env is everything a run takes from its process. Tests build one per
+// case, so runs are independent and parallel.
+type Env struct {
+	Args       []string // without the program name
+	Getenv     func(string) string
+	Stdout     io.Writer
+	Stderr     io.Writer
+	Now        func() time.Time
+	Terminal   bool // stdout is a terminal: colour the plan
+	Version    string
+	HTTPClient *http.Client // base client for GitHub and the gateway; nil = default
+	// LoadAWS loads AWS configuration; nil = the SDK's default chain.
+	LoadAWS func(ctx context.Context, region string) (aws.Config, error)
+	// ReadFile reads local files (CLI event files, templates); nil = os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
+}
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+)
+
+// Main runs one invocation and returns its exit code.
+func Main(ctx context.Context, env Env) int {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.LoadAWS == nil {
+		env.LoadAWS = LoadAWS
+	}
+	if env.ReadFile == nil {
+		env.ReadFile = readFile
+	}
+	u := &ui{
+		a:       githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stdout)),
+		actions: env.Getenv("GITHUB_ACTIONS") == "true",
+		out:     env.Stdout,
+		errw:    env.Stderr,
+		colour:  env.Terminal && env.Getenv("NO_COLOR") == "",
+		getenv:  env.Getenv,
+	}
+	err := dispatch(ctx, env, u)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(env.Stderr, "%s\nRun 'preview-access --help' for usage.\n", strings.TrimPrefix(err.Error(), "usage: "))
+		return ExitUsage
+	default:
+		u.error(err)
+		return ExitError
+	}
+}
+
+// LoadAWS is the SDK's standard configuration (credential chain,
+// AWS_REGION, AWS_ENDPOINT_URL_IAM and friends) with the adaptive
+// retryer, which slows down under throttling instead of failing, and
+// which also retries IAM's ConcurrentModification.
+func LoadAWS(ctx context.Context, region string) (aws.Config, error) {
+	return awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithRegion(region),
+		awsconfig.WithRetryer(NewRetryer),
+		// The SDK's own warnings (IMDS fallbacks while looking for
+		// credentials) would read as the action's; errors still surface.
+		awsconfig.WithLogger(logging.Nop{}),
+	)
+}
+
+// NewRetryer is the retryer every AWS client of the tool uses.
+func NewRetryer() aws.Retryer {
+	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = 8
+			so.MaxBackoff = 20 * time.Second
+			so.Retryables = append(slices.Clone(so.Retryables), retry.RetryableErrorCode{
+				Codes: map[string]struct{}{"ConcurrentModification": {}},
+			})
+		})
+	})
+}
+
+const usageText = `preview-access gives each pull request's preview its own AWS IAM role and
+gateway access policy, and removes both when the pull request closes.
+
+Usage:
+  preview-access <command> [flags]
+
+Commands:
+  plan       print what up or down would change; writes nothing
+  up         create or update the pull request's role (and gateway policy)
+  down       remove the pull request's role (and gateway policy)
+  sweep      remove every preview of the repository whose PR is closed or expired
+  bootstrap  print the one-time AWS setup (OIDC provider, boundary, provisioner role)
+  explain    show whether a GitHub OIDC token's claims satisfy a PR's trust policy
+  version    print the version
+
+Inside GitHub Actions (GITHUB_ACTIONS=true) with no command, the action's
+inputs (INPUT_*) and event (GITHUB_EVENT_PATH) drive the run.
+
+Examples:
+  preview-access plan                              # plan the built-in sample event
+  preview-access plan --event event.json --account-id 123456789012 --allow-missing-boundary true
+  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 \
+      --permissions-boundary arn:aws:iam::123456789012:policy/preview-boundary
+  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789
+
+Exit codes: 0 success (or nothing to do), 1 error, 2 usage error.
+Run 'preview-access <command> --help' for the command's flags.
+`
+
+func dispatch(ctx context.Context, env Env, u *ui) error {
+	args := env.Args
+	if len(args) == 0 {
+		if u.actions {
+			return runAction(ctx, env, u)
+		}
+		fmt.Fprint(env.Stderr, usageText)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd := args[0]
+	switch cmd {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(env.Stdout, usageText)
+		return nil
+	case "version", "--version", "-version":
+		fmt.Fprintf(env.Stdout, "preview-access %s\n", versionString(env.Version))
+		return nil
+	case "plan", "up", "down", "sweep":
+		return runCLI(ctx, env, u, cmd, args[1:])
+	case "bootstrap":
+		return runBootstrap(env, u, args[1:])
+	case "explain":
+		return runExplain(env, u, args[1:])
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+func versionString(v string) string {
+	if v == "" {
+		return "(devel)"
+	}
+	return v
+}
+
+// cliFlags are the CLI-only flags; the action's inputs become flags of the
+// same names.
+type cliFlags struct {
+	event        string
+	eventName    string
+	repo         string
+	repositoryID string
+	output       string
+	inputs       map[string]*string
+	set          map[string]bool
+}
+
+func newFlagSet(name string, env Env) (*flag.FlagSet, *cliFlags) {
+	fs := flag.NewFlagSet("preview-access "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	f := &cliFlags{inputs: map[string]*string{}, set: map[string]bool{}}
+	fs.StringVar(&f.event, "event", "", "event payload `file` (as GitHub writes to GITHUB_EVENT_PATH)")
+	fs.StringVar(&f.eventName, "event-name", "pull_request_target", "event `name` of --event")
+	fs.StringVar(&f.repo, "repo", "", "repository `OWNER/REPO` (with --pr, instead of --event)")
+	fs.StringVar(&f.repositoryID, "repository-id", "", "numeric repository `id` (when no github-token can read it)")
+	fs.StringVar(&f.output, "output", "text", "plan output `format`: text or json")
+	for _, in := range config.Inputs {
+		usage := in.Description
+		if in.Default != "" {
+			usage += " (default " + strconv.Quote(in.Default) + ")"
+		}
+		f.inputs[in.Name] = fs.String(in.Name, "", usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: preview-access %s [flags]\n\n%s\nFlags (every action input is a flag of the same name):\n", name, commandHelp[name])
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+var commandHelp = map[string]string{
+	"plan":  "Print what up (or down, for a closed PR) would change, and the rendered\ndocuments. Writes nothing; with --account-id it needs no AWS credentials.\n\nExamples:\n  preview-access plan\n  preview-access plan --event testdata/events/pull_request_target.opened.json --account-id 123456789012 --allow-missing-boundary true --output json\n",
+	"up":    "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-boundary\n",
+	"down":  "Remove the pull request's role. Already gone is success.\n\nExample:\n  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789\n",
+	"sweep": "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run true\n",
+}
+
+// lookupFor merges CLI flags, INPUT_* variables and (for the region) the
+// AWS environment. A flag given on the command line wins.
+func lookupFor(env Env, f *cliFlags) func(string) string {
+	return func(name string) string {
+		if f != nil && f.set[name] {
+			return *f.inputs[name]
+		}
+		if name == "AWS_REGION" {
+			if v := env.Getenv("AWS_REGION"); v != "" {
+				return v
+			}
+			return env.Getenv("AWS_DEFAULT_REGION")
+		}
+		return env.Getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_")))
+	}
+}

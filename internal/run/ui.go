@@ -1,0 +1,128 @@
+package run
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/preview-access/preview-access/internal/plan"
+)
+
+// ui is where a run reports: workflow commands inside Actions, plain lines
+// for a person at a terminal.
+type ui struct {
+	a       *githubactions.Action
+	actions bool // running inside GitHub Actions
+	out     io.Writer
+	errw    io.Writer
+	colour  bool
+	getenv  func(string) string
+
+	warnings []string
+}
+
+// errorf reports each error joined in err as its own annotation.
+func (u *ui) error(err error) {
+	for _, e := range flatten(err) {
+		msg := plan.Clean(e.Error())
+		if u.actions {
+			u.a.Errorf("%s", msg)
+		} else {
+			fmt.Fprintf(u.errw, "error: %s\n", msg)
+		}
+	}
+}
+
+func (u *ui) warning(format string, args ...any) {
+	msg := plan.Clean(fmt.Sprintf(format, args...))
+	u.warnings = append(u.warnings, msg)
+	if u.actions {
+		u.a.Warningf("%s", msg)
+	} else {
+		fmt.Fprintf(u.errw, "warning: %s\n", msg)
+	}
+}
+
+func (u *ui) notice(format string, args ...any) {
+	msg := plan.Clean(fmt.Sprintf(format, args...))
+	if u.actions {
+		u.a.Noticef("%s", msg)
+	} else {
+		fmt.Fprintf(u.errw, "notice: %s\n", msg)
+	}
+}
+
+// info prints one line. Control characters are removed and a line that
+// would read as a workflow command is indented, so data in it can never
+// start one.
+func (u *ui) info(format string, args ...any) {
+	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		line = plan.Clean(line)
+		if strings.HasPrefix(strings.TrimSpace(line), "::") {
+			line = "  " + line
+		}
+		fmt.Fprintln(u.out, line)
+	}
+}
+
+func (u *ui) mask(secrets ...string) {
+	if !u.actions {
+		return
+	}
+	for _, s := range secrets {
+		if s != "" {
+			u.a.AddMask(s)
+		}
+	}
+}
+
+// setOutput writes an output with a random heredoc delimiter, so no value
+// can end its own block and forge another output. go-githubactions uses a
+// fixed delimiter, hence the file command written here.
+func (u *ui) setOutput(name, value string) error {
+	if u.getenv("GITHUB_OUTPUT") == "" {
+		return nil
+	}
+	var delim string
+	for {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		delim = "ghadelimiter_" + hex.EncodeToString(b)
+		if !strings.Contains(value, delim) && !strings.Contains(name, delim) {
+			break
+		}
+	}
+	u.a.IssueFileCommand(&githubactions.Command{Name: "output", Message: name + "<<" + delim + "\n" + value + "\n" + delim})
+	return nil
+}
+
+func (u *ui) summary(markdown string) {
+	if u.getenv("GITHUB_STEP_SUMMARY") == "" {
+		return
+	}
+	u.a.AddStepSummary(markdown)
+}
+
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// errUsage marks command-line mistakes (exit code 2).
+var errUsage = errors.New("usage")

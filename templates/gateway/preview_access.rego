@@ -1,0 +1,173 @@
+# Package preview_access decides whether a person may call a pull request's
+# preview. preview-access writes one document per preview under
+# data.preview_access.previews[<id>]; a gateway asks for allow (and
+# deny_reason, roles) with this input:
+#
+#   {"host": "pr-42.preview.example.com", "method": "POST", "path": "/api/x",
+#    "user": "octocat", "teams": ["octo-org/qa"],
+#    "time": "2025-01-02T03:04:05Z"}   # optional: RFC 3339 or ns since epoch
+#
+# Users and teams are compared without regard to case, as GitHub does.
+# A host that no preview claims, or that more than one claims, is denied.
+package preview_access
+
+default allow := false
+
+# allow is true iff exactly one unexpired preview claims input.host and one of
+# the caller's roles on it allows the method on the path.
+allow if {
+	valid_input
+	live
+	some role in roles
+	role_allows(preview.roles[role])
+}
+
+# deny_reason says in words why allow is false; undefined when allowed.
+deny_reason := reason if {
+	not allow
+	reason := why_denied
+}
+
+# decision is all of the above in one query, for gateways that want one call.
+decision := {
+	"allow": allow,
+	"deny_reason": decision_reason,
+	"roles": sort(roles),
+	"preview_id": decision_preview,
+}
+
+decision_reason := r if {
+	r := deny_reason
+} else := ""
+
+decision_preview := id if {
+	id := preview_id
+} else := ""
+
+# roles is the set of roles the caller holds on the host's preview.
+roles contains role if {
+	valid_input
+	some subject in subjects
+	some role in preview.bindings[subject]
+	preview.roles[role]
+}
+
+# preview_id names the preview that claims input.host, when exactly one does.
+preview_id := id if {
+	count(claiming) == 1
+	some id in claiming
+}
+
+preview := data.preview_access.previews[preview_id]
+
+claiming contains id if {
+	some id, doc in data.preview_access.previews
+	lower(doc.host) == lower(input.host)
+}
+
+subjects contains concat(":", ["user", lower(input.user)]) if {
+	is_string(input.user)
+	input.user != ""
+}
+
+subjects contains concat(":", ["team", lower(team)]) if {
+	some team in input.teams
+	is_string(team)
+}
+
+now_ns := time.parse_rfc3339_ns(input.time) if {
+	is_string(input.time)
+} else := input.time if {
+	is_number(input.time)
+} else := time.now_ns()
+
+# A preview is live until its expiry; one without a readable expiry never is.
+live if now_ns < time.parse_rfc3339_ns(preview.expiresAt)
+
+role_allows(role) if {
+	method_allowed(role.methods)
+	some pattern in role.paths
+	path_matches(pattern, input.path)
+}
+
+method_allowed(methods) if "*" in methods
+
+method_allowed(methods) if upper(input.method) in methods
+
+path_matches(pattern, path) if glob.match(pattern, ["/"], path)
+
+# "/api/**" also covers "/api" itself.
+path_matches(pattern, path) if {
+	endswith(pattern, "/**")
+	path == trim_suffix(pattern, "/**")
+}
+
+valid_input if count(input_problems) == 0
+
+# Missing fields are read with object.get: a reference to an undefined field
+# inside "not" would make the whole rule undefined instead of true.
+input_problems contains "input.host must be a non-empty string" if {
+	not non_empty_string(object.get(input, "host", null))
+}
+
+input_problems contains "input.method must be a non-empty string" if {
+	not non_empty_string(object.get(input, "method", null))
+}
+
+input_problems contains "input.path must be a string starting with /" if {
+	not startswith(object.get(input, "path", null), "/")
+}
+
+# Dot segments would let "/public/../admin" match "/public/**": the gateway
+# must pass the path it will route, normalised.
+input_problems contains "input.path must not contain . or .. segments" if {
+	some segment in split(input.path, "/")
+	segment in {".", ".."}
+}
+
+input_problems contains "input.time must be an RFC 3339 string or nanoseconds since the epoch" if {
+	is_string(input.time)
+	not time.parse_rfc3339_ns(input.time)
+}
+
+input_problems contains "input.time must be an RFC 3339 string or nanoseconds since the epoch" if {
+	input.time
+	not is_string(input.time)
+	not is_number(input.time)
+}
+
+input_problems contains "input.teams must be a list of strings" if {
+	input.teams
+	not every_string(input.teams)
+}
+
+non_empty_string(s) if {
+	is_string(s)
+	s != ""
+}
+
+every_string(xs) if {
+	is_array(xs)
+	every x in xs {
+		is_string(x)
+	}
+}
+
+caller := sprintf("user %s", [input.user]) if {
+	non_empty_string(input.user)
+} else := "anonymous caller"
+
+why_denied := concat("; ", sort(input_problems)) if {
+	not valid_input
+} else := sprintf("no preview for host %s", [input.host]) if {
+	count(claiming) == 0
+} else := sprintf("host %s is claimed by %d previews (%s)", [input.host, count(claiming), concat(", ", sort(claiming))]) if {
+	count(claiming) > 1
+} else := sprintf("preview %s expired at %s", [preview_id, object.get(preview, "expiresAt", "an unknown time")]) if {
+	not live
+} else := sprintf("%s has no role on %s", [caller, input.host]) if {
+	count(roles) == 0
+} else := sprintf("role %s does not allow %s %s", [r, upper(input.method), input.path]) if {
+	count(roles) == 1
+	some r in roles
+} else := sprintf("roles %s do not allow %s %s", [concat(", ", sort(roles)), upper(input.method), input.path])

@@ -1,0 +1,208 @@
+package preview_access_test
+
+import data.preview_access
+
+previews := {
+	"gh-1-pr-42": {
+		"apiVersion": "preview-access/v1",
+		"id": "gh-1-pr-42",
+		"host": "pr-42.preview.example.com",
+		"expiresAt": "2030-01-01T00:00:00Z",
+		"roles": {
+			"admin": {"methods": ["*"], "paths": ["/**"]},
+			"reader": {"methods": ["GET", "HEAD"], "paths": ["/**"]},
+			"tester": {"methods": ["POST"], "paths": ["/api/**"]},
+		},
+		"bindings": {
+			"user:author": ["admin"],
+			"user:reviewer": ["reader"],
+			"user:qa": ["reader", "tester"],
+			"team:octo-org/qa": ["tester"],
+			"user:ghost-role": ["missing"],
+		},
+	},
+	"gh-1-pr-43": {
+		"host": "pr-43.preview.example.com",
+		"expiresAt": "2030-01-01T00:00:00Z",
+		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+		"bindings": {"user:other": ["admin"]},
+	},
+	"gh-1-pr-7": {
+		"host": "pr-7.preview.example.com",
+		"expiresAt": "2020-01-01T00:00:00Z",
+		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+		"bindings": {"user:author": ["admin"]},
+	},
+	"gh-1-pr-8": {
+		"host": "pr-8.preview.example.com",
+		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+		"bindings": {"user:author": ["admin"]},
+	},
+	"gh-1-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
+	"gh-2-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
+}
+
+now := "2025-06-01T12:00:00Z"
+
+req(user, method, path) := {
+	"host": "pr-42.preview.example.com",
+	"method": method,
+	"path": path,
+	"user": user,
+	"teams": [],
+	"time": now,
+}
+
+test_author_may_post if {
+	preview_access.allow with data.preview_access.previews as previews
+		with input as req("author", "POST", "/api/orders")
+}
+
+test_user_and_host_case_insensitive if {
+	preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("Author", "post", "/"), {"host": "PR-42.Preview.Example.com"})
+}
+
+test_reviewer_may_get if {
+	preview_access.allow with data.preview_access.previews as previews
+		with input as req("reviewer", "GET", "/")
+}
+
+test_reviewer_may_not_post if {
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as req("reviewer", "POST", "/api/orders")
+	preview_access.deny_reason == "role reader does not allow POST /api/orders" with data.preview_access.previews as previews
+		with input as req("reviewer", "POST", "/api/orders")
+}
+
+test_roles_union if {
+	preview_access.allow with data.preview_access.previews as previews
+		with input as req("qa", "POST", "/api/x")
+	preview_access.allow with data.preview_access.previews as previews
+		with input as req("qa", "GET", "/")
+	preview_access.deny_reason == "roles reader, tester do not allow DELETE /api/x" with data.preview_access.previews as previews
+		with input as req("qa", "DELETE", "/api/x")
+}
+
+test_team_binding if {
+	preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["Octo-Org/QA"]})
+	preview_access.roles == {"tester"} with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["octo-org/qa"]})
+}
+
+test_glob_paths if {
+	preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/api"), {"teams": ["octo-org/qa"]})
+	preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/api/a/b/c"), {"teams": ["octo-org/qa"]})
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/apix"), {"teams": ["octo-org/qa"]})
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/other"), {"teams": ["octo-org/qa"]})
+}
+
+test_dot_segments_denied if {
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]})
+	preview_access.deny_reason == "input.path must not contain . or .. segments" with data.preview_access.previews as previews
+		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]})
+}
+
+test_stranger_denied if {
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as req("stranger", "GET", "/")
+	preview_access.deny_reason == "user stranger has no role on pr-42.preview.example.com" with data.preview_access.previews as previews
+		with input as req("stranger", "GET", "/")
+}
+
+test_anonymous_denied if {
+	preview_access.deny_reason == "anonymous caller has no role on pr-42.preview.example.com" with data.preview_access.previews as previews
+		with input as req("", "GET", "/")
+}
+
+test_undefined_role_grants_nothing if {
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as req("ghost-role", "GET", "/")
+}
+
+test_other_pr_subjects_cannot_cross if {
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as req("other", "GET", "/")
+	preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("other", "GET", "/"), {"host": "pr-43.preview.example.com"})
+}
+
+test_unknown_host if {
+	preview_access.deny_reason == "no preview for host nowhere.example.com" with data.preview_access.previews as previews
+		with input as object.union(req("author", "GET", "/"), {"host": "nowhere.example.com"})
+}
+
+test_no_previews_at_all if {
+	not preview_access.allow with input as req("author", "GET", "/")
+	preview_access.deny_reason == "no preview for host pr-42.preview.example.com" with input as req("author", "GET", "/")
+}
+
+test_expired if {
+	inp := object.union(req("author", "GET", "/"), {"host": "pr-7.preview.example.com"})
+	not preview_access.allow with data.preview_access.previews as previews with input as inp
+	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.previews as previews
+		with input as inp
+}
+
+test_expiry_boundary_in_nanoseconds if {
+	exp := time.parse_rfc3339_ns("2030-01-01T00:00:00Z")
+	preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("author", "GET", "/"), {"time": exp - 1})
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("author", "GET", "/"), {"time": exp})
+}
+
+test_missing_expiry_denies if {
+	inp := object.union(req("author", "GET", "/"), {"host": "pr-8.preview.example.com"})
+	not preview_access.allow with data.preview_access.previews as previews with input as inp
+	preview_access.deny_reason == "preview gh-1-pr-8 expired at an unknown time" with data.preview_access.previews as previews
+		with input as inp
+}
+
+test_now_used_without_time if {
+	inp := object.remove(req("author", "GET", "/"), ["time"])
+	preview_access.allow with data.preview_access.previews as previews with input as inp
+		with time.now_ns as time.parse_rfc3339_ns("2029-12-31T23:59:59Z")
+	not preview_access.allow with data.preview_access.previews as previews with input as inp
+		with time.now_ns as time.parse_rfc3339_ns("2030-01-01T00:00:01Z")
+}
+
+test_duplicate_host_denied if {
+	inp := object.union(req("author", "GET", "/"), {"host": "dup.preview.example.com"})
+	not preview_access.allow with data.preview_access.previews as previews with input as inp
+	preview_access.deny_reason == "host dup.preview.example.com is claimed by 2 previews (gh-1-pr-9, gh-2-pr-9)" with data.preview_access.previews as previews
+		with input as inp
+}
+
+test_bad_input if {
+	preview_access.deny_reason == "input.method must be a non-empty string; input.path must be a string starting with /; input.time must be an RFC 3339 string or nanoseconds since the epoch" with data.preview_access.previews as previews
+		with input as {"host": "pr-42.preview.example.com", "path": "x", "user": "author", "time": "yesterday"}
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(req("author", "GET", "/"), {"teams": "octo-org/qa"})
+}
+
+test_allowed_has_no_deny_reason if {
+	not preview_access.deny_reason with data.preview_access.previews as previews
+		with input as req("author", "GET", "/")
+}
+
+test_empty_input if {
+	preview_access.deny_reason == "input.host must be a non-empty string; input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.previews as previews
+		with input as {}
+}
+
+test_decision_allowed if {
+	preview_access.decision == {"allow": true, "deny_reason": "", "roles": ["reader", "tester"], "preview_id": "gh-1-pr-42"} with data.preview_access.previews as previews
+		with input as req("qa", "GET", "/")
+}
+
+test_decision_denied if {
+	preview_access.decision == {"allow": false, "deny_reason": "no preview for host nowhere", "roles": [], "preview_id": ""} with data.preview_access.previews as previews
+		with input as object.union(req("qa", "GET", "/"), {"host": "nowhere"})
+}
