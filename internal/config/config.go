@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/policy"
 )
@@ -362,6 +363,17 @@ func Load(lookup func(name string) string) (Config, error) {
 	default:
 		bad("gateway", fmt.Sprintf("%q is not a gateway", c.Gateway), "use none, opa, webhook or file")
 	}
+	if c.Gateway == "opa" || c.Gateway == "webhook" || c.Gateway == "file" {
+		gc := c.GatewayConfig()
+		if err := gateway.ValidateConfig(gc); err != nil {
+			for _, e := range unjoin(err) {
+				bad("gateway", e.Error(), "")
+			}
+		}
+		if c.PreviewURL == "" {
+			bad("preview-url", "is required with gateway "+c.Gateway, "the gateway matches requests by the preview's host, e.g. https://pr-{number}.preview.example.com")
+		}
+	}
 	c.AccessFile = get("access-file")
 	if p := c.AccessFile; strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
 		bad("access-file", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-access.yml")
@@ -418,6 +430,16 @@ func ParseTTL(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s is out of range", s)
 	}
 	return d, nil
+}
+
+// GatewayConfig is the gateway driver's configuration. The HTTP client
+// and repository are filled in by the caller.
+func (c Config) GatewayConfig() gateway.Config {
+	kind := c.Gateway
+	if kind == "none" {
+		kind = gateway.KindNone
+	}
+	return gateway.Config{Kind: kind, URL: c.GatewayURL, Token: c.GatewayToken, Secret: c.GatewaySecret, Path: c.GatewayFile}
 }
 
 // ProviderARN is the configured OIDC provider, or the default one of the

@@ -232,3 +232,36 @@ func flatten(err error) []error {
 	}
 	return []error{err}
 }
+
+func TestGatewayInputs(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		in   map[string]string
+		want []string
+	}{
+		{"opa needs url and preview url", map[string]string{"gateway": "opa"}, []string{"gateway-url", "preview-url"}},
+		{"plain http refused", map[string]string{"gateway": "opa", "gateway-url": "http://opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"https"}},
+		{"userinfo refused, not echoed", map[string]string{"gateway": "opa", "gateway-url": "https://admin:hunter2@opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"user"}},
+		{"webhook needs secret", map[string]string{"gateway": "webhook", "gateway-url": "https://gw.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"gateway-secret"}},
+		{"localhost http allowed", map[string]string{"gateway": "opa", "gateway-url": "http://127.0.0.1:8181", "preview-url": "https://pr-{number}.example.com"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(tc.in)
+			errs := flatten(err)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("got %d errors %v; want %d", len(errs), errs, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d = %q; want it to contain %q", i, errs[i], w)
+				}
+				if strings.Contains(errs[i].Error(), "hunter2") {
+					t.Errorf("error %q leaks the password", errs[i])
+				}
+			}
+		})
+	}
+}
