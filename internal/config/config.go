@@ -291,8 +291,6 @@ func Load(lookup func(name string) string) (Config, error) {
 				bad("permissions-boundary", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "use a policy of the roles' account")
 			}
 		}
-	} else if !c.AllowMissingBound {
-		bad("permissions-boundary", "is required", "set it to the boundary policy ARN (see `preview-access bootstrap`), or set allow-missing-boundary: true")
 	}
 	c.AllowIAMWildcards = boolean("allow-iam-wildcards")
 	c.MaxSessionDuration = int32(integer("max-session-duration", 3600, 43200))
@@ -440,6 +438,15 @@ func (c Config) GatewayConfig() gateway.Config {
 		kind = gateway.KindNone
 	}
 	return gateway.Config{Kind: kind, URL: c.GatewayURL, Token: c.GatewayToken, Secret: c.GatewaySecret, Path: c.GatewayFile}
+}
+
+// CheckBoundary reports a missing permissions boundary. Only creating or
+// updating a role needs one; teardown and sweep do not.
+func (c Config) CheckBoundary() error {
+	if c.PermissionsBoundary == "" && !c.AllowMissingBound {
+		return &InputError{"permissions-boundary", "is required", "set it to the boundary policy ARN (see `preview-access bootstrap`), or set allow-missing-boundary: true"}
+	}
+	return nil
 }
 
 // ProviderARN is the configured OIDC provider, or the default one of the

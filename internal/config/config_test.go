@@ -84,7 +84,6 @@ func TestInvalidInputs(t *testing.T) {
 		{"managed-policy-arns", "arn:aws:iam::123456789012:role/x", "not an IAM policy ARN"},
 		{"managed-policy-arns", "arn:aws-cn:iam::aws:policy/ReadOnlyAccess", "partition aws-cn"},
 		{"managed-policy-arns", "arn:aws:iam::aws:policy/*", "not an IAM policy ARN"},
-		{"permissions-boundary", "", "is required"},
 		{"permissions-boundary", "arn:aws-us-gov:iam::123456789012:policy/b", "partition aws-us-gov"},
 		{"permissions-boundary", "arn:aws:iam::999999999999:policy/b", "differs from account-id"},
 		{"permissions-boundary", "not-an-arn", "not an IAM policy ARN"},
@@ -146,9 +145,24 @@ func TestInvalidInputs(t *testing.T) {
 
 func TestAllProblemsAtOnce(t *testing.T) {
 	t.Parallel()
-	_, err := load(map[string]string{"mode": "x", "ttl": "x", "max-session-duration": "1", "permissions-boundary": ""})
+	_, err := load(map[string]string{"mode": "x", "ttl": "x", "max-session-duration": "1", "account-id": "1"})
 	if got := len(flatten(err)); got != 4 {
 		t.Errorf("got %d errors (%v); want 4", got, err)
+	}
+}
+
+func TestBoundaryRequiredForUp(t *testing.T) {
+	t.Parallel()
+	c, err := load(map[string]string{"permissions-boundary": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckBoundary(); err == nil || !strings.Contains(err.Error(), "input permissions-boundary: is required") {
+		t.Errorf("CheckBoundary = %v; want the boundary required", err)
+	}
+	c.AllowMissingBound = true
+	if err := c.CheckBoundary(); err != nil {
+		t.Errorf("with allow-missing-boundary: %v", err)
 	}
 }
 

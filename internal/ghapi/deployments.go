@@ -1,0 +1,193 @@
+package ghapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// DeploymentState is the latest deployment of an environment and its latest
+// status, as plan needs them.
+type DeploymentState struct {
+	Deployment *github.Deployment       // nil when the environment has none
+	Status     *github.DeploymentStatus // nil when the deployment has no status
+}
+
+// Exists reports whether the environment has a deployment.
+func (s DeploymentState) Exists() bool { return s.Deployment != nil }
+
+// State is the latest status's state ("success", "inactive", …) or "".
+func (s DeploymentState) State() string { return s.Status.GetState() }
+
+// URL is the latest status's environment_url or "".
+func (s DeploymentState) URL() string { return s.Status.GetEnvironmentURL() }
+
+// SHA is the deployed commit or "".
+func (s DeploymentState) SHA() string { return s.Deployment.GetSHA() }
+
+// Current reports whether the latest deployment is of sha and is live at url.
+func (s DeploymentState) Current(sha, url string) bool {
+	return s.Exists() && s.SHA() == sha && s.State() == "success" && s.URL() == url
+}
+
+// Deployment reads the latest deployment for an environment and its latest
+// status. An environment without deployments is a zero DeploymentState.
+func (c *Client) Deployment(ctx context.Context, owner, repo, environment string) (DeploymentState, error) {
+	o := c.deploymentsRead(owner, repo, environment)
+	// GitHub lists deployments newest first.
+	ds, _, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, &github.DeploymentsListOptions{
+		Environment: environment, ListOptions: github.ListOptions{PerPage: 1},
+	})
+	if err != nil {
+		return DeploymentState{}, o.fail(err)
+	}
+	if len(ds) == 0 {
+		return DeploymentState{}, nil
+	}
+	st, err := c.latestStatus(ctx, owner, repo, ds[0].GetID(), o)
+	if err != nil {
+		return DeploymentState{}, err
+	}
+	return DeploymentState{Deployment: ds[0], Status: st}, nil
+}
+
+// EnsureDeployment makes the environment's latest deployment one of sha
+// with a success status whose environment_url is url. When it already is,
+// nothing is written. Otherwise it creates a deployment (auto_merge false:
+// GitHub must never merge the base branch into the PR's branch;
+// required_contexts empty: the preview is not gated on checks; transient,
+// not production) with a success status, and marks the environment's older
+// deployments inactive, which GitHub does not do itself for transient
+// environments.
+//
+// The deployment's ref is sha when sha is set: a fork's branch does not
+// exist in the base repository, a same-repo branch may have moved on, and a
+// branch name is untrusted text. ref is used only when sha is empty.
+func (c *Client) EnsureDeployment(ctx context.Context, owner, repo, environment, ref, sha, url string) (changed bool, err error) {
+	if environment == "" {
+		return false, errors.New("deployment: empty environment name")
+	}
+	if sha == "" && ref == "" {
+		return false, errors.New("deployment: neither a commit SHA nor a ref to deploy")
+	}
+	cur, err := c.Deployment(ctx, owner, repo, environment)
+	if err != nil {
+		return false, err
+	}
+	if cur.Current(sha, url) || (sha == "" && cur.Exists() && cur.Deployment.GetRef() == ref && cur.State() == "success" && cur.URL() == url) {
+		return false, nil
+	}
+
+	w := op{
+		action:     fmt.Sprintf("create deployments in %s/%s", owner, repo),
+		permission: "deployments: write",
+	}
+	target := sha
+	if target == "" {
+		target = ref
+	}
+	d, _, err := c.gh.Repositories.CreateDeployment(ctx, owner, repo, &github.DeploymentRequest{
+		Ref:                   github.String(target),
+		Task:                  github.String("deploy"),
+		AutoMerge:             github.Bool(false),
+		RequiredContexts:      &[]string{},
+		Environment:           github.String(environment),
+		Description:           github.String("preview-access"),
+		TransientEnvironment:  github.Bool(true),
+		ProductionEnvironment: github.Bool(false),
+	})
+	if err != nil {
+		return false, w.fail(err)
+	}
+	req := &github.DeploymentStatusRequest{
+		State:       github.String("success"),
+		Description: github.String("preview access granted"),
+	}
+	if url != "" {
+		req.EnvironmentURL = github.String(url)
+	}
+	if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, d.GetID(), req); err != nil {
+		return true, w.fail(err)
+	}
+	if _, err := c.deactivate(ctx, owner, repo, environment, d.GetID()); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// DeactivateDeployments sets status inactive on every deployment of the
+// environment whose latest status is not inactive already.
+func (c *Client) DeactivateDeployments(ctx context.Context, owner, repo, environment string) (changed bool, err error) {
+	if environment == "" {
+		return false, errors.New("deployment: empty environment name")
+	}
+	return c.deactivate(ctx, owner, repo, environment, 0)
+}
+
+// deactivate marks inactive every deployment of environment except keep.
+func (c *Client) deactivate(ctx context.Context, owner, repo, environment string, keep int64) (bool, error) {
+	o := c.deploymentsRead(owner, repo, environment)
+	var all []*github.Deployment
+	opts := &github.DeploymentsListOptions{Environment: environment, ListOptions: github.ListOptions{PerPage: perPage}}
+	for page := 0; ; page++ {
+		if page == maxPages {
+			return false, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
+		}
+		ds, resp, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, opts)
+		if err != nil {
+			return false, o.fail(err)
+		}
+		all = append(all, ds...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	w := op{
+		action:     fmt.Sprintf("set deployment statuses in %s/%s", owner, repo),
+		permission: "deployments: write",
+	}
+	changed := false
+	for _, d := range all {
+		if d.GetID() == keep {
+			continue
+		}
+		st, err := c.latestStatus(ctx, owner, repo, d.GetID(), o)
+		if err != nil {
+			return changed, err
+		}
+		if st.GetState() == "inactive" {
+			continue
+		}
+		if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, d.GetID(), &github.DeploymentStatusRequest{
+			State:       github.String("inactive"),
+			Description: github.String("preview access revoked"),
+		}); err != nil {
+			return changed, w.fail(err)
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
+// latestStatus returns a deployment's newest status (GitHub lists newest
+// first), or nil.
+func (c *Client) latestStatus(ctx context.Context, owner, repo string, id int64, o op) (*github.DeploymentStatus, error) {
+	sts, _, err := c.gh.Repositories.ListDeploymentStatuses(ctx, owner, repo, id, &github.ListOptions{PerPage: 1})
+	if err != nil {
+		return nil, o.fail(err)
+	}
+	if len(sts) == 0 {
+		return nil, nil
+	}
+	return sts[0], nil
+}
+
+func (c *Client) deploymentsRead(owner, repo, environment string) op {
+	return op{
+		action:     fmt.Sprintf("read deployments of environment %s in %s/%s", environment, owner, repo),
+		permission: "deployments: read",
+	}
+}

@@ -1,0 +1,732 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/preview-access/preview-access/internal/access"
+	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/desired"
+	"github.com/preview-access/preview-access/internal/event"
+	"github.com/preview-access/preview-access/internal/gateway"
+	"github.com/preview-access/preview-access/internal/ghapi"
+	"github.com/preview-access/preview-access/internal/iamrole"
+	"github.com/preview-access/preview-access/internal/plan"
+	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
+	"github.com/preview-access/preview-access/templates"
+)
+
+// stage orders the work that is not IAM's relative to the IAM steps.
+type stage int
+
+const (
+	// beforeIAM: the GitHub environment must exist, protected, before a
+	// trust policy names it.
+	beforeIAM stage = iota
+	// withIAM: independent of the role (the gateway policy).
+	withIAM
+	// afterIAM: reports that the preview is ready (or revoked), so they
+	// run only when everything else succeeded.
+	afterIAM
+)
+
+// task is one planned change outside IAM.
+type task struct {
+	change plan.Change
+	stage  stage
+	do     func(ctx context.Context) error
+}
+
+// session is one up or down of one preview.
+type session struct {
+	env       Env
+	u         *ui
+	cfg       config.Config
+	p         preview.Preview
+	mode      string
+	output    string
+	fromEvent bool // the PR came from an event payload (re-read it before writing)
+
+	iam iamrole.API
+	sts STSAPI
+	gh  GitHubAPI // nil: no token, GitHub steps skipped
+	gw  gateway.Driver
+
+	tmpl            []byte
+	acc             access.File
+	state           desired.State
+	gwDoc           []byte // desired gateway document; nil without a gateway
+	steps           []iamrole.Step
+	tasks           []task
+	plan            plan.Plan
+	offline         bool // planning without AWS credentials
+	closedMeanwhile bool
+}
+
+// observed is everything read before planning.
+type observed struct {
+	role       iamrole.Observed
+	gwDoc      []byte
+	gwFound    bool
+	comment    string // body of the sticky comment; "" when absent
+	hasComment bool
+	deploy     ghapi.DeploymentState
+	envState   ghapi.EnvironmentState
+	pr         *preview.Preview // the PR as re-read right now (race guard)
+}
+
+func (s *session) run(ctx context.Context) error {
+	// Everything that can be checked without a call is checked first; the
+	// account id only fills ARNs, so a stand-in one renders the same
+	// problems.
+	if err := s.loadRepoFiles(ctx); err != nil {
+		return err
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if s.mode == config.ModeUp && s.cfg.PermissionsBoundary == "" {
+		s.u.warning("no permissions boundary: preview roles are limited only by their own policy (set permissions-boundary; see preview-access bootstrap)")
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	obs, err := s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	if obs.pr != nil && obs.pr.State == "closed" && s.mode == config.ModeUp {
+		// Race guard: the PR closed while this run started. Nothing new is
+		// created; whatever an earlier run made is taken down.
+		s.closedMeanwhile = true
+		s.mode = config.ModeDown
+		s.u.notice("pull request %d was closed meanwhile: creating nothing, removing what exists", s.p.Number)
+		if obs, err = s.observe(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.render(); err != nil {
+		return err
+	}
+	if err := s.makePlan(obs); err != nil {
+		return err
+	}
+	if err := s.printPlan(); err != nil {
+		return err
+	}
+	if s.cfg.DryRun {
+		s.printDocuments()
+		return s.report(false)
+	}
+	if err := s.apply(ctx); err != nil {
+		_ = s.report(false)
+		return err
+	}
+	return s.report(true)
+}
+
+// loadRepoFiles reads the permission template and the access file. Under
+// pull_request_target they come from the base branch through the API,
+// never from the PR's head; the CLI without a token reads local files.
+func (s *session) loadRepoFiles(ctx context.Context) error {
+	var errs []error
+	if s.cfg.PermissionsTemplate == "" {
+		s.tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
+	} else {
+		data, found, err := s.repoFile(ctx, s.cfg.PermissionsTemplate)
+		switch {
+		case err != nil:
+			errs = append(errs, &config.InputError{Input: "permissions-template", What: "cannot read it: " + err.Error()})
+		case !found:
+			errs = append(errs, &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the base branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root"})
+		case len(data) > 64<<10:
+			errs = append(errs, &config.InputError{Input: "permissions-template", What: "the template is larger than 64 KiB", Fix: "IAM allows 10,240 characters of inline policy"})
+		default:
+			s.tmpl = data
+		}
+	}
+	s.acc = access.Default()
+	if s.cfg.Gateway != "none" || s.gh != nil {
+		data, found, err := s.repoFile(ctx, s.cfg.AccessFile)
+		switch {
+		case err != nil:
+			errs = append(errs, &config.InputError{Input: "access-file", What: "cannot read it: " + err.Error()})
+		case found:
+			f, err := access.Parse(data)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("access file %s: %w", s.cfg.AccessFile, err))
+			} else {
+				s.acc = f
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// repoFile reads a file of the repository at the base branch (API), or,
+// without a token, from the working directory.
+func (s *session) repoFile(ctx context.Context, path string) ([]byte, bool, error) {
+	if s.gh != nil {
+		ref := s.p.BaseRef // "" is the default branch
+		return s.gh.FileAtRef(ctx, s.p.Owner, s.p.Repo, path, ref)
+	}
+	if ws := s.env.Getenv("GITHUB_WORKSPACE"); ws != "" {
+		path = ws + "/" + path
+	}
+	data, err := s.env.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, errNotExist) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return data, true, nil
+}
+
+// validate renders everything with a stand-in account id when the real one
+// is not known yet, so every problem is reported before any call.
+func (s *session) validate() error {
+	var boundary error
+	if s.mode == config.ModeUp {
+		boundary = s.cfg.CheckBoundary()
+	}
+	probe := *s
+	if probe.cfg.AccountID == "" {
+		probe.cfg.AccountID = "123456789012"
+	}
+	return errors.Join(boundary, probe.render())
+}
+
+// render builds the desired state: role, documents, gateway policy.
+func (s *session) render() error {
+	st, err := desired.Build(s.cfg, s.p, s.tmpl, s.env.Now())
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.state = st
+	s.gwDoc = nil
+	if s.cfg.Gateway != "none" {
+		doc, gerr := gateway.Build(s.p, s.acc, gateway.BuildOptions{PreviewURL: st.PreviewURL, ExpiresAt: st.ExpiresAt})
+		if gerr != nil {
+			errs = append(errs, fmt.Errorf("gateway policy: %w", gerr))
+		} else if s.gwDoc, gerr = gateway.Marshal(doc); gerr != nil {
+			errs = append(errs, gerr)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// connect builds the AWS, GitHub and gateway clients. In plan mode missing
+// AWS credentials are not an error: the plan is computed against an empty
+// account.
+func (s *session) connect(ctx context.Context) error {
+	if s.cfg.Gateway != "none" {
+		gc := s.cfg.GatewayConfig()
+		gc.HTTPClient = s.env.HTTPClient
+		gc.Repository = s.p.FullName()
+		d, err := gateway.New(gc)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		s.gw = d
+	}
+	awsCfg, err := s.env.LoadAWS(ctx, s.cfg.Region)
+	if err == nil {
+		_, err = awsCfg.Credentials.Retrieve(ctx)
+	}
+	if err != nil {
+		if s.cfg.DryRun && s.cfg.AccountID != "" {
+			s.offline = true
+			s.u.warning("no AWS credentials: the plan assumes no role exists yet (%v)", firstLine(err))
+			return nil
+		}
+		if s.cfg.DryRun {
+			return &config.InputError{Input: "account-id", What: "planning without AWS credentials needs the account id", Fix: "set account-id, or provide credentials"}
+		}
+		return fmt.Errorf("load AWS credentials: %w", err)
+	}
+	s.iam = iam.NewFromConfig(awsCfg)
+	s.sts = sts.NewFromConfig(awsCfg)
+	return nil
+}
+
+func firstLine(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+// observe reads, concurrently: the role, the account id when needed, the
+// gateway's document, the sticky comment, the deployment, the environment,
+// and the PR itself (the race guard: it is re-read right before the first
+// write).
+func (s *session) observe(ctx context.Context) (observed, error) {
+	var (
+		o       observed
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		account string
+	)
+	goRead := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	name, _, _ := desired.Names(s.cfg, s.p)
+	if !s.offline {
+		if s.cfg.AccountID == "" {
+			goRead(func() error {
+				out, err := s.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+				if err != nil {
+					return fmt.Errorf("sts GetCallerIdentity (set account-id to skip it): %w", err)
+				}
+				account = aws.ToString(out.Account)
+				return nil
+			})
+		}
+		goRead(func() (err error) {
+			o.role, err = iamrole.Observe(ctx, s.iam, name, s.mode == config.ModeDown)
+			return err
+		})
+	}
+	if s.gw != nil && !(s.offline && s.cfg.Gateway != "file") {
+		goRead(func() (err error) {
+			o.gwDoc, o.gwFound, err = s.gw.Get(ctx, s.p.ID())
+			if err != nil {
+				return fmt.Errorf("read gateway policy: %w", err)
+			}
+			return nil
+		})
+	}
+	if s.gh != nil {
+		owner, repo, n := s.p.Owner, s.p.Repo, s.p.Number
+		if s.mode == config.ModeUp && !s.cfg.DryRun {
+			goRead(func() error {
+				pr, err := s.gh.PullRequest(ctx, owner, repo, n)
+				if err != nil {
+					return err
+				}
+				fresh, err := event.FromPullRequest(pr)
+				if err != nil {
+					return err
+				}
+				o.pr = &fresh
+				return nil
+			})
+		}
+		if s.cfg.Comment {
+			goRead(func() error {
+				c, err := s.gh.Comment(ctx, owner, repo, n, ghapi.Marker(s.p.ID()))
+				if err != nil {
+					return err
+				}
+				if c != nil {
+					o.hasComment, o.comment = true, c.GetBody()
+				}
+				return nil
+			})
+		}
+		if s.cfg.Deployment {
+			goRead(func() (err error) {
+				o.deploy, err = s.gh.Deployment(ctx, owner, repo, s.deploymentEnvironment())
+				return err
+			})
+		}
+		if _, _, env := desired.Names(s.cfg, s.p); env != "" {
+			goRead(func() (err error) {
+				o.envState, err = s.gh.Environment(ctx, owner, repo, env)
+				return err
+			})
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return o, err
+	}
+	if account != "" {
+		if err := s.cfg.ResolveAccount(account); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// deploymentEnvironment names the GitHub deployment's environment: the PR's
+// environment, whichever the trust scope.
+func (s *session) deploymentEnvironment() string {
+	return expandName(s.cfg.EnvironmentTemplate, s.p)
+}
+
+func (s *session) makePlan(o observed) error {
+	var err error
+	var warnings []string
+	switch s.mode {
+	case config.ModeUp:
+		s.steps, warnings, err = iamrole.PlanUp(s.state.Role, o.role, s.env.Now())
+	case config.ModeDown:
+		s.steps, err = iamrole.PlanDown(s.state.RoleName, o.role, s.state.Role.RepositoryID, s.state.Role.PullRequest)
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		s.u.warning("%s", w)
+	}
+	if s.offline {
+		// Nothing was read: every IAM change is what would happen in an
+		// empty account.
+		_ = 0
+	}
+	s.tasks = nil
+	s.planGateway(o)
+	s.planGitHub(o)
+
+	var changes []plan.Change
+	for _, t := range s.tasks {
+		if t.stage == beforeIAM {
+			changes = append(changes, t.change)
+		}
+	}
+	changes = append(changes, iamrole.Changes(s.steps)...)
+	for _, t := range s.tasks {
+		if t.stage != beforeIAM {
+			changes = append(changes, t.change)
+		}
+	}
+	s.plan = plan.Plan{Mode: s.mode, Changes: changes}
+	return nil
+}
+
+func (s *session) planGateway(o observed) {
+	if s.gw == nil {
+		return
+	}
+	id := s.p.ID()
+	name := "gateway " + s.cfg.Gateway
+	switch {
+	case s.mode == config.ModeDown && o.gwFound:
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.Delete, Detail: name}, withIAM,
+			func(ctx context.Context) error { return wrapGateway(s.gw.Delete(ctx, id)) }})
+	case s.mode == config.ModeDown:
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.NoOp, Detail: "already gone"}, withIAM, nil})
+	case !o.gwFound:
+		doc := s.gwDoc
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.Create, Detail: name}, withIAM,
+			func(ctx context.Context) error { return wrapGateway(s.gw.Put(ctx, id, doc)) }})
+	case !gateway.SameDocument(o.gwDoc, s.gwDoc):
+		doc := s.gwDoc
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.Update, Detail: name + ": document differs"}, withIAM,
+			func(ctx context.Context) error { return wrapGateway(s.gw.Put(ctx, id, doc)) }})
+	default:
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.NoOp, Detail: "up to date"}, withIAM, nil})
+	}
+}
+
+func wrapGateway(err error) error {
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+func (s *session) planGitHub(o observed) {
+	if s.gh == nil {
+		return
+	}
+	owner, repo, n := s.p.Owner, s.p.Repo, s.p.Number
+	_, _, env := desired.Names(s.cfg, s.p)
+	if env != "" {
+		ref := s.p.MergeRef()
+		switch {
+		case s.mode == config.ModeUp && !o.envState.AdmitsOnly(ref):
+			action := plan.Update
+			if !o.envState.Exists {
+				action = plan.Create
+			}
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: env, Action: action, Detail: "deployments only from " + ref}, beforeIAM,
+				func(ctx context.Context) error {
+					_, err := s.gh.EnsureEnvironment(ctx, owner, repo, env, ref)
+					return err
+				}})
+		case s.mode == config.ModeUp:
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: env, Action: plan.NoOp, Detail: "admits only " + ref}, beforeIAM, nil})
+		case o.envState.Exists:
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: env, Action: plan.Delete}, withIAM,
+				func(ctx context.Context) error {
+					_, err := s.gh.DeleteEnvironment(ctx, owner, repo, env)
+					return err
+				}})
+		}
+	}
+	if s.cfg.Deployment {
+		denv := s.deploymentEnvironment()
+		switch {
+		case s.mode == config.ModeUp && o.deploy.Current(s.p.HeadSHA, s.state.PreviewURL):
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.NoOp, Detail: "success"}, afterIAM, nil})
+		case s.mode == config.ModeUp:
+			sha, url := s.p.HeadSHA, s.state.PreviewURL
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Create, Detail: "status success"}, afterIAM,
+				func(ctx context.Context) error {
+					_, err := s.gh.EnsureDeployment(ctx, owner, repo, denv, sha, sha, url)
+					return err
+				}})
+		case o.deploy.Exists() && o.deploy.State() != "inactive":
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "status inactive"}, afterIAM,
+				func(ctx context.Context) error {
+					_, err := s.gh.DeactivateDeployments(ctx, owner, repo, denv)
+					return err
+				}})
+		}
+	}
+	if s.cfg.Comment {
+		rp := s.reportPreview()
+		var state, body string
+		if s.mode == config.ModeUp {
+			state = report.Fingerprint(rp)
+		} else {
+			state = report.RevokedState
+		}
+		switch {
+		case s.mode == config.ModeDown && !o.hasComment:
+			// Nothing was ever announced; a teardown does not start a thread.
+		case o.hasComment && report.State(o.comment) == state:
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: "#" + strconv.Itoa(n), Action: plan.NoOp, Detail: "up to date"}, afterIAM, nil})
+		default:
+			action := plan.Update
+			if !o.hasComment {
+				action = plan.Create
+			}
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: "#" + strconv.Itoa(n), Action: action, Detail: "sticky comment"}, afterIAM,
+				func(ctx context.Context) error {
+					if s.mode == config.ModeUp {
+						body = report.UpComment(rp, s.plan)
+					} else {
+						body = report.DownComment(rp, s.env.Now())
+					}
+					_, err := s.gh.UpsertComment(ctx, owner, repo, n, ghapi.Marker(s.p.ID()), body)
+					return err
+				}})
+		}
+	}
+}
+
+// reportPreview is what the comment and summary say about the preview.
+func (s *session) reportPreview() report.Preview {
+	rp := report.Preview{
+		ID: s.p.ID(), Repository: s.p.FullName(), Number: s.p.Number, RoleARN: s.state.RoleARN,
+		TrustScope: s.cfg.TrustScope, Ref: s.p.MergeRef(), Environment: s.state.Environment,
+		PreviewURL: s.state.PreviewURL, ExpiresAt: s.state.ExpiresAt, HeadSHA: s.p.HeadSHA, Gateway: s.cfg.Gateway,
+	}
+	if s.gwDoc != nil {
+		if d, err := gateway.Unmarshal(s.gwDoc); err == nil {
+			for _, subj := range d.Subjects() {
+				rp.Access = append(rp.Access, report.Access{Subject: subj, Roles: d.Bindings[subj]})
+			}
+		}
+	}
+	return rp
+}
+
+func (s *session) printPlan() error {
+	if s.output == "json" {
+		_, err := fmt.Fprintln(s.env.Stdout, s.plan.JSON())
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.plan.WriteText(&buf, s.u.colour); err != nil {
+		return err
+	}
+	s.u.info("%s", strings.TrimSuffix(buf.String(), "\n"))
+	return nil
+}
+
+// printDocuments shows what a dry run would write.
+func (s *session) printDocuments() {
+	if s.output == "json" || s.mode != config.ModeUp {
+		return
+	}
+	s.u.info("\nRole ARN: %s", s.state.RoleARN)
+	s.u.info("\nTrust policy:\n%s", indent(s.state.Role.Trust))
+	s.u.info("\nPermission policy (%s):\n%s", iamrole.PolicyName, indent(s.state.Role.Policy))
+	if s.gwDoc != nil {
+		s.u.info("\nGateway policy (%s):\n%s", s.cfg.Gateway, indent(s.gwDoc))
+	}
+}
+
+func indent(doc []byte) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "  ", "  "); err != nil {
+		return string(doc)
+	}
+	return "  " + buf.String()
+}
+
+// runTasks runs the tasks of one stage concurrently.
+func (s *session) runTasks(ctx context.Context, st stage) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, t := range s.tasks {
+		if t.stage != st || t.do == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.do(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// apply executes the plan: the environment first, then IAM and the
+// gateway together, then the comment and deployment. When another run
+// created the role between observe and apply, it observes and plans once
+// more, and converges.
+func (s *session) apply(ctx context.Context) error {
+	if err := s.runTasks(ctx, beforeIAM); err != nil {
+		return fmt.Errorf("%w (nothing was created in AWS)", err)
+	}
+	var iamErr, gwErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); iamErr = s.applyIAM(ctx) }()
+	go func() { defer wg.Done(); gwErr = s.runTasks(ctx, withIAM) }()
+	wg.Wait()
+	if err := errors.Join(iamErr, gwErr); err != nil {
+		verb := "the preview is not ready"
+		if s.mode == config.ModeDown {
+			verb = "teardown is incomplete"
+		}
+		return fmt.Errorf("apply: %w (%s; a re-run, or sweep, converges what was left)", err, verb)
+	}
+	if err := s.runTasks(ctx, afterIAM); err != nil {
+		return fmt.Errorf("report to GitHub: %w", err)
+	}
+	return nil
+}
+
+func (s *session) applyIAM(ctx context.Context) error {
+	err := iamrole.Apply(ctx, s.iam, s.steps)
+	if errors.Is(err, iamrole.ErrRaced) {
+		s.u.info("the role appeared meanwhile (another run): re-reading and converging")
+		role, oerr := iamrole.Observe(ctx, s.iam, s.state.RoleName, s.mode == config.ModeDown)
+		if oerr != nil {
+			return oerr
+		}
+		var warnings []string
+		if s.steps, warnings, err = iamrole.PlanUp(s.state.Role, role, s.env.Now()); err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			s.u.warning("%s", w)
+		}
+		err = iamrole.Apply(ctx, s.iam, s.steps)
+	}
+	if err != nil {
+		return err
+	}
+	if s.mode == config.ModeUp && s.cfg.WaitForRole && created(s.plan) {
+		waited, err := iamrole.WaitUntilVisible(ctx, s.iam, s.state.RoleName, time.Minute)
+		if err != nil {
+			return err
+		}
+		s.u.info("role %s is visible in IAM (waited %s)", s.state.RoleName, waited.Round(time.Millisecond))
+	}
+	return nil
+}
+
+func created(p plan.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Resource == "iam-role" && c.Action == plan.Create {
+			return true
+		}
+	}
+	return false
+}
+
+// report writes the outputs and the job summary.
+func (s *session) report(applied bool) error {
+	changed := applied && s.plan.Changed()
+	up := s.mode == config.ModeUp
+	value := func(v string) string {
+		if !up {
+			return ""
+		}
+		return v
+	}
+	gwOut := ""
+	if up && s.gwDoc != nil {
+		gwOut = string(s.gwDoc)
+		if s.cfg.Gateway == "file" {
+			gwOut = s.cfg.GatewayFile
+		}
+	}
+	outs := [][2]string{
+		{"role-arn", value(s.state.RoleARN)},
+		{"role-name", value(s.state.RoleName)},
+		{"environment", value(s.state.Environment)},
+		{"preview-url", value(s.state.PreviewURL)},
+		{"gateway-policy", gwOut},
+		{"changed", strconv.FormatBool(changed)},
+		{"plan", s.plan.JSON()},
+	}
+	for _, o := range outs {
+		if err := s.u.setOutput(o[0], o[1]); err != nil {
+			return err
+		}
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "## Preview access: %s of %s pull request %d\n\n", s.mode, plan.MarkdownCell(s.p.FullName()), s.p.Number)
+	switch {
+	case s.cfg.DryRun:
+		md.WriteString("Dry run: nothing was changed.\n\n")
+	case !applied:
+		md.WriteString("**The run failed**; the plan below was not fully applied. A re-run converges.\n\n")
+	}
+	md.WriteString(s.plan.Markdown())
+	md.WriteString("\n| output | value |\n|---|---|\n")
+	for _, o := range outs[:4] {
+		if o[1] != "" {
+			fmt.Fprintf(&md, "| %s | `%s` |\n", o[0], plan.MarkdownCell(o[1]))
+		}
+	}
+	fmt.Fprintf(&md, "| changed | %t |\n", changed)
+	if len(s.u.warnings) > 0 {
+		md.WriteString("\n**Warnings**\n\n")
+		for _, w := range s.u.warnings {
+			fmt.Fprintf(&md, "- %s\n", plan.MarkdownCell(w))
+		}
+	}
+	s.u.summary(md.String())
+	return nil
+}

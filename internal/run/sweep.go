@@ -1,0 +1,400 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+
+	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/event"
+	"github.com/preview-access/preview-access/internal/gateway"
+	"github.com/preview-access/preview-access/internal/ghapi"
+	"github.com/preview-access/preview-access/internal/iamrole"
+	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/plan"
+	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
+	"github.com/preview-access/preview-access/internal/sweep"
+)
+
+// readConcurrency bounds the GetRole calls of a sweep: reads are not what
+// IAM throttles first, and a thousand roles should not take a thousand
+// round trips.
+const readConcurrency = 16
+
+// sweepTarget is the repository a sweep cleans up after.
+func sweepTarget(env Env, ev event.Event) (preview.Preview, error) {
+	var p preview.Preview
+	switch {
+	case ev.Preview != nil:
+		p = *ev.Preview
+	case ev.Repo != nil && ev.Repo.GetID() != 0:
+		p = preview.Preview{Owner: ev.Repo.GetOwner().GetLogin(), Repo: ev.Repo.GetName(), RepositoryID: ev.Repo.GetID(), OwnerID: ev.Repo.GetOwner().GetID()}
+	default:
+		owner, repo, _ := strings.Cut(env.Getenv("GITHUB_REPOSITORY"), "/")
+		id, _ := strconv.ParseInt(env.Getenv("GITHUB_REPOSITORY_ID"), 10, 64)
+		p = preview.Preview{Owner: owner, Repo: repo, RepositoryID: id}
+	}
+	var errs []error
+	if !preview.ValidOwner(p.Owner) || !preview.ValidRepo(p.Repo) {
+		errs = append(errs, fmt.Errorf("sweep needs the repository: %q/%q is not OWNER/REPO (give --repo, or run in Actions)", p.Owner, p.Repo))
+	}
+	if p.RepositoryID <= 0 {
+		errs = append(errs, errors.New("sweep needs the numeric repository id (give --repository-id, or run in Actions)"))
+	}
+	return p, errors.Join(errs...)
+}
+
+type sweepResult struct {
+	mu      sync.Mutex
+	removed []string
+	kept    []string
+	failed  []string
+	errs    []error
+}
+
+func (r *sweepResult) add(list *[]string, s string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*list = append(*list, s)
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+}
+
+// runSweep removes every preview of the repository whose PR is closed or
+// whose expiry passed: IAM roles (found by path, owned by tags), gateway
+// documents, deployments, comments and environments.
+func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubAPI, ev event.Event) error {
+	target, err := sweepTarget(env, ev)
+	if err != nil {
+		return err
+	}
+	repoID := strconv.FormatInt(target.RepositoryID, 10)
+	vars := naming.NameVars(target)
+	ourPath := naming.Path(cfg.RolePathTemplate, vars)
+	listPrefix := commonPrefix(cfg.RolePathTemplate)
+	if listPrefix == "/" {
+		listPrefix = ourPath // never list the whole account
+	}
+
+	awsCfg, err := env.LoadAWS(ctx, cfg.Region)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	api := iam.NewFromConfig(awsCfg)
+	var gw gateway.Driver
+	if cfg.Gateway != "none" {
+		gc := cfg.GatewayConfig()
+		gc.HTTPClient, gc.Repository = env.HTTPClient, target.FullName()
+		if gw, err = gateway.New(gc); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
+
+	// The open PRs, listed once. Failing here fails the sweep before it
+	// deletes anything: without the list, closed cannot be told from open.
+	var open map[int]bool
+	if gh != nil {
+		if open, err = openPRs(ctx, gh, target); err != nil {
+			return fmt.Errorf("sweep: %w (nothing was deleted)", err)
+		}
+	} else {
+		u.warning("no GitHub token: sweep removes only expired previews")
+	}
+
+	roles, err := listRoles(ctx, api, listPrefix, ourPath)
+	if err != nil {
+		return fmt.Errorf("sweep: %w (nothing was deleted)", err)
+	}
+	decisions := sweep.Classify(roles, repoID, open, env.Now())
+	for _, d := range decisions {
+		if d.Verdict == sweep.Skip && d.Path == ourPath {
+			u.warning("role %s under %s is not preview-access's for this repository (%s): left alone", d.Role, d.Path, d.Reason)
+		}
+	}
+	var gwIDs []string
+	if gw != nil {
+		gwIDs, err = gw.List(ctx)
+		switch {
+		case errors.Is(err, gateway.ErrListUnsupported):
+			gwIDs = nil
+		case err != nil:
+			return fmt.Errorf("sweep: list gateway policies: %w (nothing was deleted)", err)
+		}
+	}
+
+	res := &sweepResult{}
+	var toRemove []sweep.Decision
+	removedPRs := map[int]bool{}
+	for _, d := range decisions {
+		switch d.Verdict {
+		case sweep.Remove:
+			toRemove = append(toRemove, d)
+			removedPRs[d.PR] = true
+		case sweep.Keep:
+			res.kept = append(res.kept, fmt.Sprintf("%s (%s)", d.Role, d.Reason))
+		}
+	}
+	orphanDocs := sweep.GatewayIDs(gwIDs, repoID, open, removedPRs)
+
+	pl := plan.Plan{Mode: "sweep"}
+	for _, d := range toRemove {
+		pl.Add(plan.Change{Resource: "iam-role", Name: d.Role, Action: plan.Delete, Detail: d.Reason})
+	}
+	for _, id := range slices.Sorted(maps.Keys(orphanDocs)) {
+		pl.Add(plan.Change{Resource: "gateway-policy", Name: id, Action: plan.Delete, Detail: fmt.Sprintf("pull request %d", orphanDocs[id])})
+	}
+	if len(pl.Changes) == 0 {
+		pl.Add(plan.Change{Resource: "previews", Name: target.FullName(), Action: plan.NoOp, Detail: fmt.Sprintf("%d kept, nothing to remove", len(res.kept))})
+	}
+	var buf strings.Builder
+	if err := pl.WriteText(&buf, u.colour); err != nil {
+		return err
+	}
+	u.info("%s", strings.TrimSuffix(buf.String(), "\n"))
+	if cfg.DryRun {
+		return sweepReport(u, target, pl, res, true)
+	}
+
+	// Re-check right before deleting: a PR reopened since the first
+	// listing keeps its preview. One more listing, not one call per PR.
+	if gh != nil && len(toRemove) > 0 {
+		fresh, err := openPRs(ctx, gh, target)
+		if err != nil {
+			return fmt.Errorf("sweep: re-check open pull requests: %w (nothing was deleted)", err)
+		}
+		open = fresh
+	}
+
+	sem := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, d := range toRemove {
+		d = sweep.Recheck(d, open)
+		if d.Verdict != sweep.Remove {
+			res.add(&res.kept, fmt.Sprintf("%s (%s)", d.Role, d.Reason), nil)
+			delete(removedPRs, d.PR)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := removeRole(ctx, api, d, repoID); err != nil {
+				res.add(&res.failed, d.Role, fmt.Errorf("remove role %s: %w", d.Role, err))
+				return
+			}
+			res.add(&res.removed, d.Role, nil)
+			if gh != nil {
+				if err := githubTeardown(ctx, gh, cfg, target, d.PR, env.Now()); err != nil {
+					res.add(&res.failed, fmt.Sprintf("GitHub records of pull request %d", d.PR), err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for id, n := range orphanDocs {
+		if open != nil && open[n] && !removedPRs[n] {
+			continue // reopened meanwhile
+		}
+		if err := gw.Delete(ctx, id); err != nil {
+			res.add(&res.failed, "gateway policy "+id, fmt.Errorf("delete gateway policy %s: %w", id, err))
+		} else {
+			res.add(&res.removed, "gateway policy "+id, nil)
+		}
+	}
+	if err := sweepReport(u, target, pl, res, false); err != nil {
+		return err
+	}
+	if len(res.failed) > 0 {
+		slices.Sort(res.failed)
+		return fmt.Errorf("sweep left %d previews behind: %s; a re-run finishes the job: %w", len(res.failed), strings.Join(res.failed, ", "), errors.Join(res.errs...))
+	}
+	return nil
+}
+
+// commonPrefix is the part of a path template before its first
+// placeholder, up to the last slash: where every repository's previews
+// live, so a renamed repository's old path is found too.
+func commonPrefix(tmpl string) string {
+	if i := strings.IndexByte(tmpl, '{'); i >= 0 {
+		tmpl = tmpl[:i]
+	}
+	if i := strings.LastIndexByte(tmpl, '/'); i >= 0 {
+		return tmpl[:i+1]
+	}
+	return "/"
+}
+
+func openPRs(ctx context.Context, gh GitHubAPI, p preview.Preview) (map[int]bool, error) {
+	prs, err := gh.OpenPullRequests(ctx, p.Owner, p.Repo)
+	if err != nil {
+		return nil, err
+	}
+	open := make(map[int]bool, len(prs))
+	for n := range prs {
+		open[n] = true
+	}
+	return open, nil
+}
+
+// listRoles lists every role under prefix (all pages, the largest page
+// size) and reads each one's tags with GetRole, concurrently. Roles outside
+// ourPath that the credentials may not read (another repository's) are
+// passed over.
+func listRoles(ctx context.Context, api iamrole.API, prefix, ourPath string) ([]sweep.Role, error) {
+	var names []sweep.Role
+	pager := iam.NewListRolesPaginator(api, &iam.ListRolesInput{PathPrefix: aws.String(prefix), MaxItems: aws.Int32(1000)})
+	for pager.HasMorePages() {
+		out, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("iam ListRoles under %s: %w", prefix, err)
+		}
+		for _, r := range out.Roles {
+			if strings.HasPrefix(aws.ToString(r.Path), prefix) {
+				names = append(names, sweep.Role{Name: aws.ToString(r.RoleName), Path: aws.ToString(r.Path)})
+			}
+		}
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, readConcurrency)
+	)
+	for i := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(names[i].Name)})
+			switch {
+			case iamrole.IsNotFound(err):
+				names[i].Tags = map[string]string{naming.TagManagedBy: "(gone)"}
+				return
+			case err != nil && names[i].Path != ourPath && isAccessDenied(err):
+				names[i].Tags = map[string]string{}
+				return
+			case err != nil:
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("iam GetRole %s: %w", names[i].Name, err))
+				mu.Unlock()
+				return
+			}
+			tags := map[string]string{}
+			for _, t := range out.Role.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			names[i].Tags = tags
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	kept := names[:0]
+	for _, r := range names {
+		if r.Tags[naming.TagManagedBy] != "(gone)" {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+func isAccessDenied(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "AccessDeniedException")
+}
+
+// removeRole tears down one role after reading it again: ownership is
+// checked on what IAM says now, not on the listing.
+func removeRole(ctx context.Context, api iamrole.API, d sweep.Decision, repoID string) error {
+	o, err := iamrole.Observe(ctx, api, d.Role, true)
+	if err != nil {
+		return err
+	}
+	steps, err := iamrole.PlanDown(d.Role, o, repoID, strconv.Itoa(d.PR))
+	if err != nil {
+		return err
+	}
+	return iamrole.Apply(ctx, api, steps)
+}
+
+// githubTeardown marks a removed preview's deployments inactive, edits its
+// sticky comment to say access was revoked, and deletes its environment.
+func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target preview.Preview, pr int, now time.Time) error {
+	p := target
+	p.Number = pr
+	envName := expandName(cfg.EnvironmentTemplate, p)
+	var errs []error
+	if cfg.Deployment {
+		if _, err := gh.DeactivateDeployments(ctx, p.Owner, p.Repo, envName); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.Comment {
+		c, err := gh.Comment(ctx, p.Owner, p.Repo, pr, ghapi.Marker(p.ID()))
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case c != nil && report.State(c.GetBody()) != report.RevokedState:
+			rp := report.Preview{ID: p.ID(), Number: pr, RoleARN: "", Gateway: cfg.Gateway}
+			if cfg.TrustScope == "environment" {
+				rp.Environment = envName
+			}
+			if _, err := gh.UpsertComment(ctx, p.Owner, p.Repo, pr, ghapi.Marker(p.ID()), report.DownComment(rp, now)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if cfg.TrustScope == "environment" {
+		if _, err := gh.DeleteEnvironment(ctx, p.Owner, p.Repo, envName); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sweepReport(u *ui, target preview.Preview, pl plan.Plan, res *sweepResult, dry bool) error {
+	slices.Sort(res.removed)
+	slices.Sort(res.kept)
+	slices.Sort(res.failed)
+	if err := u.setOutput("plan", pl.JSON()); err != nil {
+		return err
+	}
+	if err := u.setOutput("changed", strconv.FormatBool(len(res.removed) > 0)); err != nil {
+		return err
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "## Preview access: sweep of %s\n\n", plan.MarkdownCell(target.FullName()))
+	if dry {
+		md.WriteString("Dry run: nothing was removed. The plan:\n\n")
+		md.WriteString(pl.Markdown())
+	}
+	list := func(title string, items []string) {
+		fmt.Fprintf(&md, "\n**%s** (%d)\n\n", title, len(items))
+		for _, it := range items {
+			fmt.Fprintf(&md, "- %s\n", plan.MarkdownCell(it))
+		}
+	}
+	if !dry {
+		list("Removed", res.removed)
+		list("Failed", res.failed)
+	}
+	list("Kept", res.kept)
+	u.summary(md.String())
+	u.info("sweep: %d removed, %d kept, %d failed", len(res.removed), len(res.kept), len(res.failed))
+	return nil
+}
