@@ -64,9 +64,12 @@ func Build(c config.Config, p preview.Preview, permTemplate []byte, now time.Tim
 		s.PreviewURL = naming.Expand(c.PreviewURL, vars)
 	}
 
-	anchor := p.UpdatedAt
-	if anchor.IsZero() {
-		anchor = now.Truncate(time.Hour)
+	// The expiry counts from the PR's last activity, or from today when
+	// that is older (a re-run of an old event): stable within a day, so a
+	// re-run writes nothing, and never in the past.
+	anchor := now.UTC().Truncate(24 * time.Hour)
+	if p.UpdatedAt.After(anchor) {
+		anchor = p.UpdatedAt
 	}
 	s.ExpiresAt = anchor.Add(c.TTL).UTC().Truncate(time.Second)
 

@@ -132,6 +132,9 @@ func CheckDuplicateKeys(doc []byte) error {
 		return err
 	}
 	if err := check(); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return errors.New("not valid JSON: the document ends too early")
+		}
 		return fmt.Errorf("not valid JSON: %w", err)
 	}
 	return nil

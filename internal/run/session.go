@@ -686,7 +686,10 @@ func (s *session) report(applied bool) error {
 	}
 	gwOut := ""
 	if up && s.gwDoc != nil {
-		gwOut = string(s.gwDoc)
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, s.gwDoc); err == nil {
+			gwOut = buf.String()
+		}
 		if s.cfg.Gateway == "file" {
 			gwOut = s.cfg.GatewayFile
 		}

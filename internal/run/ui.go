@@ -24,6 +24,7 @@ type ui struct {
 	getenv  func(string) string
 
 	warnings []string
+	masked   map[string]bool
 }
 
 // errorf reports each error joined in err as its own annotation.
@@ -74,8 +75,12 @@ func (u *ui) mask(secrets ...string) {
 	if !u.actions {
 		return
 	}
+	if u.masked == nil {
+		u.masked = map[string]bool{}
+	}
 	for _, s := range secrets {
-		if s != "" {
+		if s != "" && !u.masked[s] {
+			u.masked[s] = true
 			u.a.AddMask(s)
 		}
 	}

@@ -1,0 +1,118 @@
+package run
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/preview-access/preview-access/internal/testenv"
+)
+
+// allowed asks the real OPA's decision API, as the gateway in front of a
+// preview would.
+func allowed(t *testing.T, host, user, method string, teams ...string) (bool, string) {
+	t.Helper()
+	if teams == nil {
+		teams = []string{}
+	}
+	input := map[string]any{"host": host, "method": method, "path": "/api/orders", "user": user, "teams": teams}
+	var allow bool
+	var reason string
+	for _, rule := range []string{"allow", "deny_reason"} {
+		body, _ := json.Marshal(map[string]any{"input": input})
+		req, _ := http.NewRequest(http.MethodPost, testenv.OPAURL(t)+"/v1/data/preview_access/"+rule, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testenv.OPAToken(t))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Result any }
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		switch v := out.Result.(type) {
+		case bool:
+			allow = v
+		case string:
+			reason = v
+		}
+	}
+	return allow, reason
+}
+
+func TestOPAGatewayLifecycle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-access.yml", "roles:\n  admin:\n    methods: [\"*\"]\n    paths: [\"/**\"]\n  reader:\n    methods: [GET, HEAD]\n    paths: [\"/**\"]\ngrants:\n  reader:\n    teams: ["+h.owner+"/qa]\n")
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	if code := h.run(); code != 0 {
+		t.Fatalf("opened: exit %d", code)
+	}
+	host := "pr-42." + h.repo + ".preview.test"
+	for _, tc := range []struct {
+		name, user, method string
+		teams              []string
+		want               bool
+	}{
+		{"author may POST", "octocat", "POST", nil, true},
+		{"reviewer may GET", "alice", "GET", nil, true},
+		{"reviewer may not POST", "alice", "POST", nil, false},
+		{"assignee may GET", "bob", "GET", nil, true},
+		{"team from the access file may GET", "carol", "GET", []string{h.owner + "/qa"}, true},
+		{"stranger is denied", "mallory", "GET", nil, false},
+	} {
+		if got, reason := allowed(t, host, tc.user, tc.method, tc.teams...); got != tc.want {
+			t.Errorf("%s: allow = %t (%s); want %t", tc.name, got, reason, tc.want)
+		}
+	}
+	if out := h.outputs(); !strings.Contains(out["gateway-policy"], `"apiVersion":"preview-access/v1"`) {
+		t.Errorf("gateway-policy output = %q", out["gateway-policy"])
+	}
+	comment := h.gh.Comments(h.owner, h.repo, 42)[0].Body
+	if !strings.Contains(comment, "user:octocat") || !strings.Contains(comment, "admin") {
+		t.Errorf("comment does not say who has access:\n%s", comment)
+	}
+
+	// Unchanged: the document is read, not re-sent.
+	h.resetCounts()
+	if code := h.run(); code != 0 {
+		t.Fatalf("re-run: exit %d", code)
+	}
+	if !strings.Contains(h.stdout.String(), "gateway-policy") || !strings.Contains(h.stdout.String(), "no-op   up to date") {
+		t.Errorf("re-run plan does not show the gateway policy up to date:\n%s", h.stdout.String())
+	}
+	if out := h.outputs(); out["changed"] != "false" {
+		t.Errorf("re-run changed = %q; want false", out["changed"])
+	}
+
+	h.event("pull_request_target", "pull_request_target.closed.merged.json")
+	if code := h.run(); code != 0 {
+		t.Fatalf("closed: exit %d", code)
+	}
+	if got, reason := allowed(t, host, "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
+		t.Errorf("after teardown the author: allow %t (%q); want denied, no preview", got, reason)
+	}
+}
+
+func TestBadAccessFileWritesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-access.yml", "grants:\n  reader:\n    teams: [qa]\nrolez: {}\n")
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	h.resetCounts()
+	if code := h.run(); code != ExitError {
+		t.Fatalf("exit %d; want 1", code)
+	}
+	msg := strings.Join(h.annotations("error"), "\n")
+	for _, w := range []string{"line 4", `unknown key "rolez"`, "org/team"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("errors %q lack %q", msg, w)
+		}
+	}
+	if iamW, ghW := h.writes(); iamW != 0 || len(ghW) != 0 {
+		t.Errorf("writes: IAM %d, GitHub %v; want none", iamW, ghW)
+	}
+}

@@ -1,0 +1,202 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/preview-access/preview-access/internal/iamrole"
+	"github.com/preview-access/preview-access/internal/testenv"
+	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
+	"github.com/preview-access/preview-access/internal/testenv/faultproxy"
+)
+
+// harness runs the binary's code (Main) the way a runner does: INPUT_*
+// variables, an event file, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files,
+// against moto behind a fault proxy, the fake GitHub and (optionally) OPA.
+// Each harness has its own repository (owner, name, id), so tests share
+// the servers without sharing state.
+type harness struct {
+	t      *testing.T
+	proxy  *faultproxy.Proxy
+	gh     *fakegithub.Server
+	iam    *iam.Client // a direct client, for assertions
+	owner  string
+	repo   string
+	repoID int64
+	dir    string
+
+	mu     sync.Mutex
+	env    map[string]string
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	now    time.Time
+}
+
+func newHarness(t *testing.T, ghOpts ...fakegithub.Option) *harness {
+	t.Helper()
+	moto := testenv.MotoURL(t)
+	h := &harness{
+		t:      t,
+		proxy:  faultproxy.New(t, moto),
+		gh:     fakegithub.New(t, ghOpts...),
+		iam:    testenv.IAMClient(t, moto),
+		dir:    t.TempDir(),
+		repoID: 100000000 + rand.Int64N(899999999),
+		now:    time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
+	}
+	h.owner, h.repo = testenv.UniqueRepo(t)
+	h.env = map[string]string{
+		"GITHUB_ACTIONS":             "true",
+		"GITHUB_REPOSITORY":          h.owner + "/" + h.repo,
+		"GITHUB_REPOSITORY_ID":       strconv.FormatInt(h.repoID, 10),
+		"GITHUB_API_URL":             h.gh.APIURL(),
+		"GITHUB_OUTPUT":              filepath.Join(h.dir, "output"),
+		"GITHUB_STEP_SUMMARY":        filepath.Join(h.dir, "summary"),
+		"INPUT_GITHUB-TOKEN":         h.gh.Token(),
+		"INPUT_ACCOUNT-ID":           "123456789012",
+		"INPUT_PERMISSIONS-BOUNDARY": "arn:aws:iam::123456789012:policy/preview-boundary",
+		"INPUT_PREVIEW-URL":          "https://pr-{number}." + h.repo + ".preview.test",
+	}
+	return h
+}
+
+// set sets inputs (by input name) or other variables (names in capitals).
+func (h *harness) set(kv ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := 0; i < len(kv); i += 2 {
+		k := kv[i]
+		if strings.ToLower(k) == k {
+			k = "INPUT_" + strings.ToUpper(k)
+		}
+		h.env[k] = kv[i+1]
+	}
+}
+
+// event writes a sample payload from testdata/events for this harness's
+// repository, seeds the fake GitHub with it, and makes it the run's event.
+func (h *harness) event(name, file string, edits ...func(string) string) {
+	h.t.Helper()
+	data, err := os.ReadFile(fakegithub.EventPath(file))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	s := strings.NewReplacer("octo-org", h.owner, `"shop"`, `"`+h.repo+`"`, "/shop", "/"+h.repo, "123456789", strconv.FormatInt(h.repoID, 10)).Replace(string(data))
+	for _, e := range edits {
+		s = e(s)
+	}
+	path := filepath.Join(h.dir, file)
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.gh.SeedEvent([]byte(s)); err != nil {
+		h.t.Logf("event not seeded into the fake GitHub (tests of broken payloads): %v", err)
+	}
+	h.set("GITHUB_EVENT_NAME", name, "GITHUB_EVENT_PATH", path)
+}
+
+// run runs Main once and returns its exit code; output files are emptied
+// first so outputs() shows this run's only.
+func (h *harness) run(args ...string) int {
+	h.t.Helper()
+	for _, f := range []string{"output", "summary"} {
+		os.WriteFile(filepath.Join(h.dir, f), nil, 0o600)
+	}
+	h.stdout.Reset()
+	h.stderr.Reset()
+	env := Env{
+		Args: args,
+		Getenv: func(k string) string {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.env[k]
+		},
+		Stdout: &h.stdout,
+		Stderr: &h.stderr,
+		Now:    func() time.Time { return h.now },
+		LoadAWS: func(context.Context, string) (aws.Config, error) {
+			return testenv.AWSConfig(h.t, h.proxy.URL()), nil
+		},
+	}
+	code := Main(context.Background(), env)
+	h.t.Logf("run %v → exit %d\nstdout:\n%s\nstderr:\n%s", args, code, h.stdout.String(), h.stderr.String())
+	return code
+}
+
+// outputs parses GITHUB_OUTPUT (name<<DELIMITER … DELIMITER blocks).
+func (h *harness) outputs() map[string]string {
+	h.t.Helper()
+	data, err := os.ReadFile(filepath.Join(h.dir, "output"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]string{}
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		name, delim, ok := strings.Cut(lines[i], "<<")
+		if !ok {
+			continue
+		}
+		var val []string
+		for i++; i < len(lines) && lines[i] != delim; i++ {
+			val = append(val, lines[i])
+		}
+		out[name] = strings.Join(val, "\n")
+	}
+	return out
+}
+
+func (h *harness) summary() string {
+	data, _ := os.ReadFile(filepath.Join(h.dir, "summary"))
+	return string(data)
+}
+
+func (h *harness) roleName(pr int) string {
+	return fmt.Sprintf("preview-%s-%s-pr-%d", h.owner, h.repo, pr)
+}
+
+// role reads the role straight from moto.
+func (h *harness) role(pr int) iamrole.Observed {
+	h.t.Helper()
+	o, err := iamrole.Observe(context.Background(), h.iam, h.roleName(pr), true)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return o
+}
+
+// annotations are the workflow-command lines of kind ("error", …).
+func (h *harness) annotations(kind string) []string {
+	var out []string
+	for _, l := range strings.Split(h.stdout.String(), "\n") {
+		if strings.HasPrefix(l, "::"+kind+"::") {
+			out = append(out, strings.TrimPrefix(l, "::"+kind+"::"))
+		}
+	}
+	return out
+}
+
+// writes counts IAM writes and GitHub writes since the last reset.
+func (h *harness) writes() (iamWrites int, ghWrites []string) {
+	for _, c := range h.gh.Writes() {
+		ghWrites = append(ghWrites, c.Method+" "+c.Path)
+	}
+	return h.proxy.Writes(), ghWrites
+}
+
+func (h *harness) resetCounts() {
+	h.proxy.Reset()
+	h.gh.ResetCalls()
+}
