@@ -74,7 +74,7 @@ func Parse(name string, data []byte) (Event, error) {
 			return e, fmt.Errorf("event file is not a workflow_dispatch payload: %w", err)
 		}
 		e.Repo = we.Repo
-		if v, ok := we.Inputs["pr"]; ok {
+		if v, ok := we.Inputs["pr"]; ok && v != nil && strings.TrimSpace(fmt.Sprint(v)) != "" {
 			s := strings.TrimSpace(fmt.Sprint(v))
 			n, err := strconv.Atoi(s)
 			if err != nil || n <= 0 {
