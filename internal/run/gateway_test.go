@@ -3,10 +3,15 @@ package run
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/testenv"
 )
 
@@ -114,5 +119,94 @@ func TestBadAccessFileWritesNothing(t *testing.T) {
 	}
 	if iamW, ghW := h.writes(); iamW != 0 || len(ghW) != 0 {
 		t.Errorf("writes: IAM %d, GitHub %v; want none", iamW, ghW)
+	}
+}
+
+// TestGatewayFailureIsNotReportedReady: a gateway that refuses the policy
+// fails the run after the role was made; no comment or deployment claims
+// the preview is ready; the next run, with the gateway fixed, converges.
+func TestGatewayFailureIsNotReportedReady(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	refuse := true
+	docs := map[string][]byte{}
+	const secret = "0123456789abcdef-webhook"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		if err := gateway.Verify(secret, r.Header.Get(gateway.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		id := strings.TrimPrefix(r.URL.Path, "/previews/")
+		switch r.Method {
+		case http.MethodGet:
+			if d, ok := docs[id]; ok {
+				w.Write(d)
+				return
+			}
+			http.NotFound(w, r)
+		case http.MethodPut:
+			if refuse {
+				http.Error(w, "roles.admin.methods: unknown method FETCH", http.StatusBadRequest)
+				return
+			}
+			docs[id] = body
+		case http.MethodDelete:
+			delete(docs, id)
+		}
+	}))
+	defer srv.Close()
+
+	h := newHarness(t)
+	h.set("gateway", "webhook", "gateway-url", srv.URL, "gateway-secret", secret)
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	if code := h.run(); code != ExitError {
+		t.Fatalf("exit %d; want 1", code)
+	}
+	msg := strings.Join(h.annotations("error"), "\n")
+	for _, w := range []string{"400", "unknown method FETCH", "not ready"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error %q lacks %q", msg, w)
+		}
+	}
+	if strings.Contains(strings.ReplaceAll(h.stdout.String(), "::add-mask::"+secret, "")+h.stderr.String()+h.summary(), secret) {
+		t.Error("the gateway secret leaked into the output")
+	}
+	if n := len(h.gh.Comments(h.owner, h.repo, 42)); n != 0 {
+		t.Errorf("%d comments; want none: the preview is not ready", n)
+	}
+	if n := len(h.gh.Deployments(h.owner, h.repo)); n != 0 {
+		t.Errorf("%d deployments; want none", n)
+	}
+
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	if code := h.run(); code != 0 {
+		t.Fatalf("after the gateway is fixed: exit %d", code)
+	}
+	mu.Lock()
+	_, published := docs["gh-"+h.env["GITHUB_REPOSITORY_ID"]+"-pr-42"]
+	mu.Unlock()
+	if !published || !h.role(42).Exists || len(h.gh.Comments(h.owner, h.repo, 42)) != 1 {
+		t.Errorf("not converged: published %t, role %t, comments %d", published, h.role(42).Exists, len(h.gh.Comments(h.owner, h.repo, 42)))
+	}
+}
+
+func TestDispatchOfMissingPR(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.event("workflow_dispatch", "workflow_dispatch.json", replace(`"pr": "42"`, `"pr": "999"`))
+	h.resetCounts()
+	if code := h.run(); code != ExitError {
+		t.Fatalf("exit %d; want 1", code)
+	}
+	if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "999 does not exist") {
+		t.Errorf("error %q; want it to say PR 999 does not exist", msg)
+	}
+	if iamW, _ := h.writes(); iamW != 0 {
+		t.Errorf("%d IAM writes; want none", iamW)
 	}
 }

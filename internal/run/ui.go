@@ -119,12 +119,22 @@ func flatten(err error) []error {
 	if err == nil {
 		return nil
 	}
+	// Only errors.Join lists are split: their message is exactly their
+	// parts, one per line. An error wrapping several (fmt.Errorf with two
+	// %w) carries a message of its own and stays whole.
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
+		parts := j.Unwrap()
+		msgs := make([]string, 0, len(parts))
+		for _, e := range parts {
+			msgs = append(msgs, e.Error())
 		}
-		return out
+		if err.Error() == strings.Join(msgs, "\n") {
+			var out []error
+			for _, e := range parts {
+				out = append(out, flatten(e)...)
+			}
+			return out
+		}
 	}
 	return []error{err}
 }

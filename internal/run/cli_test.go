@@ -1,0 +1,137 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/preview-access/preview-access/internal/plan"
+)
+
+// cli runs Main as a person would, outside Actions, with no AWS
+// credentials and no GitHub token.
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	code = Main(context.Background(), Env{
+		Args:   args,
+		Getenv: func(string) string { return "" },
+		Stdout: &out,
+		Stderr: &errw,
+		LoadAWS: func(context.Context, string) (aws.Config, error) {
+			return aws.Config{Credentials: aws.AnonymousCredentials{}}, nil
+		},
+	})
+	t.Logf("%v → exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out.String(), errw.String())
+	return code, out.String(), errw.String()
+}
+
+func TestCLIUsage(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{"help", []string{"--help"}, ExitOK, "Exit codes: 0 success", ""},
+		{"version", []string{"--version"}, ExitOK, "preview-access (devel)", ""},
+		{"no command", nil, ExitUsage, "", "no command given"},
+		{"unknown command", []string{"deploy"}, ExitUsage, "", `unknown command "deploy"`},
+		{"unknown flag", []string{"plan", "--bogus"}, ExitUsage, "", "flag provided but not defined: -bogus"},
+		{"command help lists every input", []string{"up", "-h"}, ExitOK, "", "-permissions-boundary"},
+		{"up without a PR", []string{"up"}, ExitUsage, "", "up needs --event FILE or --repo OWNER/REPO"},
+		{"bad repo", []string{"up", "--repo", "a/b/c", "--pr", "1"}, ExitUsage, "", "is not OWNER/REPO"},
+		{"bad output", []string{"plan", "--output", "yaml"}, ExitUsage, "", "--output must be text or json"},
+		{"repo without id or token", []string{"down", "--repo", "octo-org/shop", "--pr", "4"}, ExitUsage, "", "--repository-id is needed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := cli(t, tc.args...)
+			if code != tc.code || !strings.Contains(stdout, tc.inStdout) || !strings.Contains(stderr, tc.inStderr) {
+				t.Errorf("exit %d; want %d\nstdout: %s\nstderr: %s\nwant stdout to contain %q, stderr %q", code, tc.code, stdout, stderr, tc.inStdout, tc.inStderr)
+			}
+		})
+	}
+}
+
+// TestPlanSample is the README's first command: a plan of the built-in
+// sample event with no credentials at all.
+func TestPlanSample(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := cli(t, "plan")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, w := range []string{"+ iam-role", "preview-octo-org-shop-pr-42", "Trust policy:", "refs/pull/42/merge", "Plan (up): 2 to create"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("plan output lacks %q:\n%s", w, stdout)
+		}
+	}
+	if strings.Contains(stdout, "\x1b[") {
+		t.Error("colour codes written to a non-terminal")
+	}
+
+	code, stdout, _ = cli(t, "plan", "--output", "json")
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &p); code != 0 || err != nil || p.Mode != "up" || len(p.Changes) != 2 {
+		t.Errorf("plan --output json: exit %d, %v, %+v\n%s", code, err, p, stdout)
+	}
+}
+
+func TestPlanEventFile(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := cli(t, "plan", "--event", "../../testdata/events/pull_request_target.closed.merged.json",
+		"--account-id", "123456789012")
+	if code != 0 || !strings.Contains(stdout, "Plan (down)") {
+		t.Errorf("plan of a closed PR: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func TestExplainCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o600)
+		return p
+	}
+	ok := write("ok.json", `{"iss":"https://token.actions.githubusercontent.com","aud":"sts.amazonaws.com","sub":"repo:octo-org/shop:pull_request","ref":"refs/pull/42/merge","repository_id":"123456789"}`)
+	other := write("other.json", `{"iss":"https://token.actions.githubusercontent.com","aud":"sts.amazonaws.com","sub":"repo:octo-org/shop:pull_request","ref":"refs/pull/43/merge","repository_id":"123456789"}`)
+	base := []string{"explain", "--repo", "octo-org/shop", "--repository-id", "123456789", "--pr", "42"}
+
+	code, stdout, stderr := cli(t, append(base, "--claims", ok)...)
+	if code != 0 || !strings.Contains(stdout, "ADMITTED") {
+		t.Errorf("matching token: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = cli(t, append(base, "--claims", other)...)
+	if code != 1 || !strings.Contains(stdout, "refs/pull/43/merge") || !strings.Contains(stdout, "✗") {
+		t.Errorf("PR 43's token: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := cli(t, append(base, "--claims", ok, "--token", "x.y.z")...); code != ExitUsage {
+		t.Errorf("both --claims and --token: exit %d (%s); want 2", code, stderr)
+	}
+}
+
+func TestBootstrapCLI(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := cli(t, "bootstrap", "--account-id", "123456789012", "--repo", "octo-org/shop", "--repository-id", "123456789")
+	if code != 0 || !strings.Contains(stdout, "AWS::IAM::Role") || !strings.Contains(stdout, "/preview-access/octo-org/shop/") {
+		t.Errorf("bootstrap: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = cli(t, "bootstrap", "--account-id", "123456789012", "--repo", "octo-org/shop", "--format", "json")
+	if code != 0 || !json.Valid([]byte(stdout)) {
+		t.Errorf("bootstrap --format json: exit %d, valid JSON %t", code, json.Valid([]byte(stdout)))
+	}
+	if code, _, stderr := cli(t, "bootstrap", "--account-id", "12", "--repo", "octo-org/shop"); code != ExitError || !strings.Contains(stderr, "12") {
+		t.Errorf("bad account id: exit %d\n%s", code, stderr)
+	}
+}
