@@ -99,7 +99,13 @@ func Build(c config.Config, p preview.Preview, permTemplate []byte, now time.Tim
 	if err != nil {
 		errs = append(errs, &config.InputError{Input: input, What: err.Error(), Fix: "the template must be one JSON policy using only the listed placeholders"})
 	} else {
-		errs = append(errs, policy.LintPermissions(input, perm, policy.LintOptions{AllowIAMWildcards: c.AllowIAMWildcards})...)
+		for _, e := range policy.LintPermissions(input, perm, policy.LintOptions{AllowIAMWildcards: c.AllowIAMWildcards}) {
+			var p policy.Problem
+			if errors.As(e, &p) {
+				e = &config.InputError{Input: input, What: p.What, Fix: p.Fix}
+			}
+			errs = append(errs, e)
+		}
 	}
 
 	tags := map[string]string{}
