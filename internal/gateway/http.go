@@ -36,6 +36,8 @@ type httpDoer struct {
 	base   *url.URL
 	client *retryablehttp.Client
 	name   string // "opa" or "webhook", for errors
+	// prepare, when set, runs on every attempt's request (signing).
+	prepare retryablehttp.PrepareRetry
 }
 
 type response struct {
@@ -85,7 +87,7 @@ func newDoer(c Config, name string, prepare retryablehttp.PrepareRetry) *httpDoe
 	if c.retryWaitMax > 0 {
 		rc.RetryWaitMax = c.retryWaitMax
 	}
-	return &httpDoer{base: base, client: rc, name: name}
+	return &httpDoer{base: base, client: rc, name: name, prepare: prepare}
 }
 
 // checkRedirect follows a redirect only to the same scheme and host with the
@@ -133,6 +135,12 @@ func (h *httpDoer) do(ctx context.Context, method, path string, query url.Values
 		req.Header[k] = vs
 	}
 	req.Header.Set("User-Agent", "preview-access")
+	if h.prepare != nil {
+		// The first attempt is signed like every retry.
+		if err := h.prepare(req.Request); err != nil {
+			return response{}, fmt.Errorf("%s: prepare %s %s: %w", h.name, method, path, err)
+		}
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return response{}, fmt.Errorf("%s: %s %s: %w", h.name, method, u.Redacted(), cleanErr(err))

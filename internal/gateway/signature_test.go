@@ -11,16 +11,18 @@ func TestSignVerify(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	body := []byte(`{"id":"gh-1-pr-2"}`)
-	good := Sign(testSecret, now, body)
+	good := Sign(testSecret, now, "PUT", "/previews/gh-1-pr-2", body)
 	if !strings.HasPrefix(good, "t=1700000000,v1=") || len(good) != len("t=1700000000,v1=")+64 {
 		t.Fatalf("Sign = %q; want t=1700000000,v1=<64 hex>", good)
 	}
-	other := Sign("another-secret-0123456789", now, body)
+	other := Sign("another-secret-0123456789", now, "PUT", "/previews/gh-1-pr-2", body)
 	for _, tc := range []struct {
 		name   string
 		secret string
 		header string
 		body   string
+		method string
+		uri    string
 		now    time.Time
 		want   string // "" means valid
 	}{
@@ -29,6 +31,8 @@ func TestSignVerify(t *testing.T) {
 		{name: "rotated secret, second v1", header: other + ",v1=" + strings.TrimPrefix(good, "t=1700000000,v1=")},
 		{name: "spaces", header: "t=1700000000, v1=" + strings.TrimPrefix(good, "t=1700000000,v1=")},
 		{name: "tampered body", header: good, body: `{"id":"gh-1-pr-3"}`, want: "does not match"},
+		{name: "replayed on another preview", header: good, uri: "/previews/gh-1-pr-3", want: "does not match"},
+		{name: "replayed as another method", header: good, method: "DELETE", want: "does not match"},
 		{name: "wrong secret", header: good, secret: "wrong-secret-0123456789", want: "does not match"},
 		{name: "too old", header: good, now: now.Add(6 * time.Minute), want: "more than 5m0s"},
 		{name: "from the future", header: good, now: now.Add(-6 * time.Minute), want: "more than 5m0s"},
@@ -56,7 +60,14 @@ func TestSignVerify(t *testing.T) {
 			if !tc.now.IsZero() {
 				at = tc.now
 			}
-			err := Verify(secret, tc.header, b, at, 0)
+			method, uri := "PUT", "/previews/gh-1-pr-2"
+			if tc.method != "" {
+				method = tc.method
+			}
+			if tc.uri != "" {
+				uri = tc.uri
+			}
+			err := Verify(secret, tc.header, method, uri, b, at, 0)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("Verify = %v; want nil", err)

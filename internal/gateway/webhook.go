@@ -29,7 +29,7 @@ func newWebhook(c Config) *webhookDriver {
 	d := &webhookDriver{secret: c.Secret, repository: c.Repository, now: time.Now}
 	d.http = newDoer(c, "webhook", func(req *http.Request) error {
 		body, _ := req.Context().Value(bodyKey{}).([]byte)
-		req.Header.Set(SignatureHeader, Sign(d.secret, d.now(), body))
+		req.Header.Set(SignatureHeader, Sign(d.secret, d.now(), req.Method, req.URL.RequestURI(), body))
 		return nil
 	})
 	return d
@@ -38,7 +38,6 @@ func newWebhook(c Config) *webhookDriver {
 func (d *webhookDriver) send(ctx context.Context, method, path string, q url.Values, body []byte) (response, error) {
 	ctx = context.WithValue(ctx, bodyKey{}, body)
 	h := http.Header{}
-	h.Set(SignatureHeader, Sign(d.secret, d.now(), body))
 	h.Set("Accept", "application/json")
 	if body != nil {
 		h.Set("Content-Type", "application/json")

@@ -53,7 +53,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fault, rc.faults = rc.faults[0], rc.faults[1:]
 	}
 	rc.mu.Unlock()
-	if err := Verify(testSecret, r.Header.Get(SignatureHeader), body, time.Now(), time.Minute); err != nil {
+	if err := Verify(testSecret, r.Header.Get(SignatureHeader), r.Method, r.URL.RequestURI(), body, time.Now(), time.Minute); err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}

@@ -135,7 +135,7 @@ func TestGatewayFailureIsNotReportedReady(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		body, _ := io.ReadAll(r.Body)
-		if err := gateway.Verify(secret, r.Header.Get(gateway.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+		if err := gateway.Verify(secret, r.Header.Get(gateway.SignatureHeader), r.Method, r.URL.RequestURI(), body, time.Now(), time.Minute); err != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
