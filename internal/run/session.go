@@ -142,6 +142,13 @@ func (s *session) run(ctx context.Context) error {
 // never from the PR's head; the CLI without a token reads local files.
 func (s *session) loadRepoFiles(ctx context.Context) error {
 	var errs []error
+	if s.mode == config.ModeDown {
+		// Teardown needs names only: a template or access file that was
+		// since deleted or broken must not keep a role alive.
+		s.tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
+		s.acc = access.Default()
+		return nil
+	}
 	if s.cfg.PermissionsTemplate == "" {
 		s.tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
 	} else {
@@ -158,7 +165,7 @@ func (s *session) loadRepoFiles(ctx context.Context) error {
 		}
 	}
 	s.acc = access.Default()
-	if s.cfg.Gateway != "none" || s.gh != nil {
+	if s.cfg.Gateway != "none" {
 		data, found, err := s.repoFile(ctx, s.cfg.AccessFile)
 		switch {
 		case err != nil:
