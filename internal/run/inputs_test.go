@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -193,23 +194,24 @@ func TestEnvironmentScope(t *testing.T) {
 	h := newHarness(t)
 	h.set("trust-scope", "environment")
 	h.event("pull_request_target", "pull_request_target.opened.json")
+	// The environment must exist, protected, before the trust names it.
+	var envBeforeRole, sawCreate atomic.Bool
+	h.proxy.BeforeForward(func(action string) {
+		if action == "CreateRole" {
+			env, ok := h.gh.Environment(h.owner, h.repo, "preview-pr-42")
+			sawCreate.Store(true)
+			envBeforeRole.Store(ok && len(env.Policies) == 1)
+		}
+	})
 	if code := h.run(); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+	if !sawCreate.Load() || !envBeforeRole.Load() {
+		t.Errorf("CreateRole seen %t, protected environment existed before it %t; want both", sawCreate.Load(), envBeforeRole.Load())
 	}
 	env, ok := h.gh.Environment(h.owner, h.repo, "preview-pr-42")
 	if !ok || len(env.Policies) != 1 || env.Policies[0].Name != "refs/pull/42/merge" {
 		t.Fatalf("environment %+v (exists %t); want one branch policy for refs/pull/42/merge", env, ok)
-	}
-	// The environment was written before IAM was touched.
-	var firstEnvWrite, firstIAM int = -1, -1
-	_ = firstIAM
-	for i, c := range h.gh.Calls() {
-		if c.Method == "PUT" && strings.Contains(c.Path, "/environments/") && firstEnvWrite < 0 {
-			firstEnvWrite = i
-		}
-	}
-	if firstEnvWrite < 0 {
-		t.Error("no environment write recorded")
 	}
 	if !strings.Contains(string(h.role(42).Trust), `"token.actions.githubusercontent.com:environment":"preview-pr-42"`) {
 		t.Errorf("trust does not name the environment: %s", h.role(42).Trust)

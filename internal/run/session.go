@@ -401,11 +401,6 @@ func (s *session) makePlan(o observed) error {
 	for _, w := range warnings {
 		s.u.warning("%s", w)
 	}
-	if s.offline {
-		// Nothing was read: every IAM change is what would happen in an
-		// empty account.
-		_ = 0
-	}
 	s.tasks = nil
 	s.planGateway(o)
 	s.planGitHub(o)
@@ -634,7 +629,12 @@ func (s *session) apply(ctx context.Context) error {
 		if s.mode == config.ModeDown {
 			verb = "teardown is incomplete"
 		}
-		return fmt.Errorf("apply: %w (%s; a re-run, or sweep, converges what was left)", err, verb)
+		// One annotation per failed call, each saying what it means.
+		var errs []error
+		for _, e := range flatten(err) {
+			errs = append(errs, fmt.Errorf("apply: %w (%s; a re-run, or sweep, converges what was left)", e, verb))
+		}
+		return errors.Join(errs...)
 	}
 	if err := s.runTasks(ctx, afterIAM); err != nil {
 		return fmt.Errorf("report to GitHub: %w", err)
