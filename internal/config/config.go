@@ -113,10 +113,11 @@ func (e *InputError) Error() string {
 }
 
 var (
-	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
-	policyRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}|aws):policy/([\x21-\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,128}$`)
-	providerRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$`)
+	accountRE     = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+	policyRE      = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}|aws):policy/([\x21-\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,128}$`)
+	placeholderRE = regexp.MustCompile(`\{[a-z_]+\}`)
+	providerRE    = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$`)
 )
 
 // PartitionOf returns the AWS partition of a region.
@@ -251,7 +252,13 @@ func Load(lookup func(name string) string) (Config, error) {
 		errs = append(errs, asInputErrors("role-path", err)...)
 	} else {
 		sample := naming.Path(c.RolePathTemplate, naming.Vars{"owner": "o", "repo": "r", "number": "1", "repository_id": "1", "owner_id": "1"})
-		if !naming.ValidPath(sample) || sample == "/" {
+		lit := placeholderRE.ReplaceAllString(c.RolePathTemplate, "")
+		switch {
+		case strings.IndexFunc(lit, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_.-", r))
+		}) >= 0:
+			bad("role-path", fmt.Sprintf("%q has characters other than letters, digits and /_.-", c.RolePathTemplate), "a * or ? would widen the ARN patterns bootstrap writes for the path")
+		case !naming.ValidPath(sample) || sample == "/":
 			bad("role-path", fmt.Sprintf("%q is not an IAM path of its own", c.RolePathTemplate), "start and end with /, e.g. /preview-access/{owner}/{repo}/; / alone would let sweep see every role")
 		}
 		if strings.Contains(c.RolePathTemplate, "{number}") {
@@ -365,7 +372,15 @@ func Load(lookup func(name string) string) (Config, error) {
 		gc := c.GatewayConfig()
 		if err := gateway.ValidateConfig(gc); err != nil {
 			for _, e := range unjoin(err) {
-				bad("gateway", e.Error(), "")
+				// Each problem under the input it is about.
+				input := "gateway"
+				for _, name := range []string{"gateway-url", "gateway-secret", "gateway-token", "gateway-file"} {
+					if strings.Contains(e.Error(), name) {
+						input = name
+						break
+					}
+				}
+				bad(input, e.Error(), "")
 			}
 		}
 		if c.PreviewURL == "" {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -44,102 +43,6 @@ func TestDefaults(t *testing.T) {
 	}
 	if got := c.ProviderARN(); got != "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" {
 		t.Errorf("ProviderARN = %q", got)
-	}
-}
-
-// TestInvalidInputs: every input with bad values gets exactly one
-// readable error naming that input.
-func TestInvalidInputs(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		input string
-		value string
-		want  string
-	}{
-		{"mode", "deploy", "not a mode"},
-		{"mode", "UP", "not a mode"},
-		{"pr", "0", "not a pull request number"},
-		{"pr", "-3", "not a pull request number"},
-		{"pr", "4x", "not a pull request number"},
-		{"aws-region", "moon-1", "not an AWS region"},
-		{"aws-region", "us-east-1 ", ""}, // trimmed: valid
-		{"account-id", "12345", "12-digit"},
-		{"account-id", "12345678901a", "12-digit"},
-		{"oidc-provider-arn", "arn:aws:iam::123456789012:role/x", "not an IAM OIDC provider ARN"},
-		{"oidc-provider-arn", "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", "partition"},
-		{"oidc-provider-arn", "arn:aws:iam::999999999999:oidc-provider/token.actions.githubusercontent.com", "differs from account-id"},
-		{"oidc-provider-arn", "arn:aws:iam::123456789012:oidc-provider/*", "not an IAM OIDC provider ARN"},
-		{"trust-scope", "branch", "not a trust scope"},
-		{"environment-template", "preview-{head_ref}", "unknown placeholder {head_ref}"},
-		{"subject-template", "repo:{owner}/*:pull_request", "wildcards"},
-		{"subject-template", "repo:{owner}/{repo}:{title}", "unknown placeholder {title}"},
-		{"subject-template", "repo:{owner}/{repo}: pull_request", "spaces"},
-		{"role-name-template", "preview-{owner}", "must contain {number}"},
-		{"role-name-template", "preview-{head_ref}-{number}", "unknown placeholder {head_ref}"},
-		{"role-path", "/", "not an IAM path of its own"},
-		{"role-path", "preview-access", "not an IAM path of its own"},
-		{"role-path", "/p/{number}/", "must not contain {number}"},
-		{"permissions-template", "../../etc/passwd", "not a relative path"},
-		{"permissions-template", "/etc/passwd", "not a relative path"},
-		{"managed-policy-arns", "arn:aws:iam::123456789012:role/x", "not an IAM policy ARN"},
-		{"managed-policy-arns", "arn:aws-cn:iam::aws:policy/ReadOnlyAccess", "partition aws-cn"},
-		{"managed-policy-arns", "arn:aws:iam::aws:policy/*", "not an IAM policy ARN"},
-		{"permissions-boundary", "arn:aws-us-gov:iam::123456789012:policy/b", "partition aws-us-gov"},
-		{"permissions-boundary", "arn:aws:iam::999999999999:policy/b", "differs from account-id"},
-		{"permissions-boundary", "not-an-arn", "not an IAM policy ARN"},
-		{"permissions-boundary", "arn:aws:iam::123456789012:policy/b*", "not an IAM policy ARN"},
-		{"allow-missing-boundary", "yes", "not a boolean"},
-		{"allow-iam-wildcards", "1", "not a boolean"},
-		{"max-session-duration", "3599", "out of range"},
-		{"max-session-duration", "43201", "out of range"},
-		{"max-session-duration", "1h", "not a whole number"},
-		{"ttl", "30m", "out of range"},
-		{"ttl", "91d", "out of range"},
-		{"ttl", "soon", "not a duration"},
-		{"tags", "team", "not key=value"},
-		{"tags", "aws:x=y", "not allowed"},
-		{"tags", "preview-access:managed-by=me", "not allowed"},
-		{"tags", "team=a;b", "not allowed"},
-		{"tags", "team=a\nteam=b", "repeated"},
-		{"trust-policy-size-limit", "1000", "out of range"},
-		{"trust-policy-size-limit", "big", "not a whole number"},
-		{"dry-run", "maybe", "not a boolean"},
-		{"timeout", "1s", "10s to 1h"},
-		{"timeout", "forever", "10s to 1h"},
-		{"wait-for-role", "nope", "not a boolean"},
-		{"allow-forks", "y", "not a boolean"},
-		{"comment", "on", "not a boolean"},
-		{"deployment", "off", "not a boolean"},
-		{"preview-url", "ftp://pr-{number}.example.com", "not an http(s) URL"},
-		{"preview-url", "https://user:pw@pr-{number}.example.com", "not an http(s) URL"},
-		{"preview-url", "https://{head_ref}.example.com", "unknown placeholder"},
-		{"gateway", "nginx", "not a gateway"},
-		{"access-file", "../x.yml", "not a relative path"},
-		{"concurrency", "0", "out of range"},
-		{"concurrency", "100", "out of range"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.input+"="+tc.value, func(t *testing.T) {
-			t.Parallel()
-			_, err := load(map[string]string{tc.input: tc.value})
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Load = %v; want no error", err)
-				}
-				return
-			}
-			errs := flatten(err)
-			if len(errs) != 1 {
-				t.Fatalf("Load returned %d errors %v; want exactly 1", len(errs), errs)
-			}
-			var ie *InputError
-			if !errors.As(errs[0], &ie) || ie.Input != tc.input {
-				t.Fatalf("error %v does not name input %s", errs[0], tc.input)
-			}
-			if !strings.Contains(errs[0].Error(), tc.want) {
-				t.Errorf("error %q; want it to contain %q", errs[0], tc.want)
-			}
-		})
 	}
 }
 

@@ -96,11 +96,14 @@ func Observe(ctx context.Context, api API, name string, withProfiles bool) (Obse
 		wg   sync.WaitGroup
 		errs []error
 	)
-	run := func(f func() error) {
+	// Every read has a timeout of its own, as every write has in Apply.
+	run := func(f func(ctx context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(); err != nil {
+			ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+			defer cancel()
+			if err := f(ctx); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -110,15 +113,15 @@ func Observe(ctx context.Context, api API, name string, withProfiles bool) (Obse
 	var roleOut *iam.GetRoleOutput
 	var policyOut *iam.GetRolePolicyOutput
 	var inline, managed, profiles []string
-	run(func() (err error) {
+	run(func(ctx context.Context) (err error) {
 		roleOut, err = api.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
 		return wrap("GetRole", err)
 	})
-	run(func() (err error) {
+	run(func(ctx context.Context) (err error) {
 		policyOut, err = api.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: aws.String(PolicyName)})
 		return wrap("GetRolePolicy", err)
 	})
-	run(func() error {
+	run(func(ctx context.Context) error {
 		p := iam.NewListRolePoliciesPaginator(api, &iam.ListRolePoliciesInput{RoleName: &name, MaxItems: aws.Int32(1000)})
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
@@ -129,7 +132,7 @@ func Observe(ctx context.Context, api API, name string, withProfiles bool) (Obse
 		}
 		return nil
 	})
-	run(func() error {
+	run(func(ctx context.Context) error {
 		p := iam.NewListAttachedRolePoliciesPaginator(api, &iam.ListAttachedRolePoliciesInput{RoleName: &name, MaxItems: aws.Int32(1000)})
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
@@ -143,7 +146,7 @@ func Observe(ctx context.Context, api API, name string, withProfiles bool) (Obse
 		return nil
 	})
 	if withProfiles {
-		run(func() error {
+		run(func(ctx context.Context) error {
 			p := iam.NewListInstanceProfilesForRolePaginator(api, &iam.ListInstanceProfilesForRoleInput{RoleName: &name, MaxItems: aws.Int32(1000)})
 			for p.HasMorePages() {
 				out, err := p.NextPage(ctx)

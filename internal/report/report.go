@@ -87,6 +87,10 @@ func code(s string) string {
 	return "`" + strings.ReplaceAll(plan.Clean(s), "`", "") + "`"
 }
 
+// codeCell is code(s) inside a table cell, where GitHub splits on a pipe
+// even within a code span unless it is escaped (a role path may hold one).
+func codeCell(s string) string { return strings.ReplaceAll(code(s), "|", "\\|") }
+
 // UpComment is the sticky comment of a live preview.
 func UpComment(p Preview, pl plan.Plan) string {
 	var b strings.Builder
@@ -94,21 +98,21 @@ func UpComment(p Preview, pl plan.Plan) string {
 	b.WriteString(stateMarker + Fingerprint(p) + " -->\n")
 	fmt.Fprintf(&b, "### 🔐 Preview access for #%d\n\n", p.Number)
 	b.WriteString("| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| Role | %s |\n", code(p.RoleARN))
-	trust := fmt.Sprintf("%s: only jobs of %s in this repository", code(p.TrustScope), code(p.Ref))
+	fmt.Fprintf(&b, "| Role | %s |\n", codeCell(p.RoleARN))
+	trust := fmt.Sprintf("%s: only jobs of %s in this repository", codeCell(p.TrustScope), codeCell(p.Ref))
 	if p.Environment != "" {
-		trust += " running in environment " + code(p.Environment)
+		trust += " running in environment " + codeCell(p.Environment)
 	}
 	fmt.Fprintf(&b, "| Trust | %s |\n", trust)
 	if p.Environment != "" {
-		fmt.Fprintf(&b, "| Environment | %s |\n", code(p.Environment))
+		fmt.Fprintf(&b, "| Environment | %s |\n", codeCell(p.Environment))
 	}
 	if p.PreviewURL != "" {
 		fmt.Fprintf(&b, "| Preview | %s |\n", cell(p.PreviewURL))
 	}
 	fmt.Fprintf(&b, "| Expires | %s (extended by each push) |\n", p.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))
 	if p.HeadSHA != "" {
-		fmt.Fprintf(&b, "| Commit | %s |\n", code(shortSHA(p.HeadSHA)))
+		fmt.Fprintf(&b, "| Commit | %s |\n", codeCell(shortSHA(p.HeadSHA)))
 	}
 	b.WriteString("\n")
 	if p.Gateway == "" || p.Gateway == "none" {

@@ -142,20 +142,7 @@ func (h *harness) outputs() map[string]string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	out := map[string]string{}
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		name, delim, ok := strings.Cut(lines[i], "<<")
-		if !ok {
-			continue
-		}
-		var val []string
-		for i++; i < len(lines) && lines[i] != delim; i++ {
-			val = append(val, lines[i])
-		}
-		out[name] = strings.Join(val, "\n")
-	}
-	return out
+	return parseOutputs(string(data))
 }
 
 func (h *harness) summary() string {

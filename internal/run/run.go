@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
 	"github.com/sethvargo/go-githubactions"
@@ -91,6 +92,9 @@ func LoadAWS(ctx context.Context, region string) (aws.Config, error) {
 	return awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(region),
 		awsconfig.WithRetryer(NewRetryer),
+		// A response that never comes is a retryable error for the SDK
+		// only when the HTTP client gives up on it first.
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(20*time.Second)),
 		// The SDK's own warnings (IMDS fallbacks while looking for
 		// credentials) would read as the action's; errors still surface.
 		awsconfig.WithLogger(logging.Nop{}),

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"unicode"
 
 	"github.com/sethvargo/go-githubactions"
 
@@ -59,14 +61,17 @@ func (u *ui) notice(format string, args ...any) {
 }
 
 // info prints one line. Control characters are removed and a line that
-// would read as a workflow command is indented, so data in it can never
-// start one.
+// would read as a workflow command is defused, so data in it can never
+// start one: the runner trims leading white space before it looks for
+// "::" (indenting is no defence), and it finds the legacy "##[command]"
+// anywhere in a line.
 func (u *ui) info(format string, args ...any) {
 	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
 		line = plan.Clean(line)
-		if strings.HasPrefix(strings.TrimSpace(line), "::") {
-			line = "  " + line
+		if strings.HasPrefix(strings.TrimLeftFunc(line, unicode.IsSpace), "::") {
+			line = "> " + line
 		}
+		line = strings.ReplaceAll(line, "##[", "# #[")
 		fmt.Fprintln(u.out, line)
 	}
 }
@@ -104,15 +109,29 @@ func (u *ui) setOutput(name, value string) error {
 			break
 		}
 	}
-	u.a.IssueFileCommand(&githubactions.Command{Name: "output", Message: name + "<<" + delim + "\n" + value + "\n" + delim})
-	return nil
+	return appendFile(u.getenv("GITHUB_OUTPUT"), name+"<<"+delim+"\n"+value+"\n"+delim+"\n")
 }
 
 func (u *ui) summary(markdown string) {
-	if u.getenv("GITHUB_STEP_SUMMARY") == "" {
+	path := u.getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
 		return
 	}
-	u.a.AddStepSummary(markdown)
+	if err := appendFile(path, markdown+"\n"); err != nil {
+		u.warning("job summary not written: %v", err)
+	}
+}
+
+// appendFile appends to a runner's file command. go-githubactions'
+// IssueFileCommand panics when the file cannot be written; a run reports
+// that as an error instead.
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	return errors.Join(err, f.Close())
 }
 
 func flatten(err error) []error {
