@@ -4,3 +4,8 @@
 .PHONY: test
 test:
 	./scripts/test $(ARGS)
+
+# make bench           the performance benchmarks (scripts/bench: moto, Go benchmarks, binary size and cold start); see BENCHMARKS.md
+.PHONY: bench
+bench:
+	./scripts/bench $(ARGS)

@@ -92,7 +92,12 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
+	// Reads and writes go through two clients, each with a retryer of its
+	// own: the adaptive retryer's rate limiter then learns IAM's write
+	// limit from the write throttles alone, instead of spending its
+	// tokens on the reads that come with every deletion.
 	api := iam.NewFromConfig(awsCfg)
+	writeAPI := iam.NewFromConfig(awsCfg)
 	var gw gateway.Driver
 	if cfg.Gateway != "none" {
 		gc := cfg.GatewayConfig()
@@ -169,7 +174,7 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 
 	// Re-check right before deleting: a PR reopened since the first
 	// listing keeps its preview. One more listing, not one call per PR.
-	if gh != nil && len(toRemove) > 0 {
+	if gh != nil && (len(toRemove) > 0 || len(orphanDocs) > 0) {
 		fresh, err := openPRs(ctx, gh, target)
 		if err != nil {
 			return fmt.Errorf("sweep: re-check open pull requests: %w (nothing was deleted)", err)
@@ -177,43 +182,40 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 		open = fresh
 	}
 
-	sem := make(chan struct{}, cfg.Concurrency)
-	var wg sync.WaitGroup
+	// One job per pull request: its roles (two when a renamed
+	// repository's old path holds one too), its gateway document, then its
+	// GitHub records.
+	jobs := map[int]*sweepJob{}
+	jobOf := func(n int) *sweepJob {
+		if jobs[n] == nil {
+			jobs[n] = &sweepJob{pr: n}
+		}
+		return jobs[n]
+	}
 	for _, d := range toRemove {
 		d = sweep.Recheck(d, open)
 		if d.Verdict != sweep.Remove {
 			res.add(&res.kept, fmt.Sprintf("%s (%s)", d.Role, d.Reason), nil)
-			delete(removedPRs, d.PR)
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := removeRole(ctx, api, d, repoID); err != nil {
-				res.add(&res.failed, d.Role, fmt.Errorf("remove role %s: %w", d.Role, err))
-				return
-			}
-			res.add(&res.removed, d.Role, nil)
-			if gh != nil {
-				if err := githubTeardown(ctx, gh, cfg, target, d.PR, env.Now()); err != nil {
-					res.add(&res.failed, fmt.Sprintf("GitHub records of pull request %d", d.PR), err)
-				}
-			}
-		}()
+		j := jobOf(d.PR)
+		j.roles = append(j.roles, d)
 	}
-	wg.Wait()
 	for id, n := range orphanDocs {
-		if open != nil && open[n] && !removedPRs[n] {
-			continue // reopened meanwhile
+		if open != nil && open[n] && jobs[n] == nil {
+			continue // reopened meanwhile, and no expired role goes
 		}
-		if err := gw.Delete(ctx, id); err != nil {
-			res.add(&res.failed, "gateway policy "+id, fmt.Errorf("delete gateway policy %s: %w", id, err))
-		} else {
-			res.add(&res.removed, "gateway policy "+id, nil)
-		}
+		jobOf(n).doc = id
 	}
+	sw := &sweeper{
+		env: env, cfg: cfg, target: target, repoID: repoID, res: res, gh: gh, gw: gw,
+		reads: api, writes: gateWrites(writeAPI, min(cfg.Concurrency, maxWritesInFlight)),
+		iamSem: make(chan struct{}, cfg.Concurrency), otherSem: make(chan struct{}, cfg.Concurrency),
+	}
+	for _, n := range slices.Sorted(maps.Keys(jobs)) {
+		sw.start(ctx, jobs[n])
+	}
+	sw.wg.Wait()
 	if err := sweepReport(u, target, pl, res, false); err != nil {
 		return err
 	}
@@ -318,10 +320,154 @@ func isAccessDenied(err error) bool {
 	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "AccessDeniedException")
 }
 
+// maxWritesInFlight bounds the sweep's concurrent IAM writes, whatever its
+// concurrency: reads and GitHub calls of up to 32 previews may overlap,
+// but writes queue here, first come first served. Without it, under a
+// write rate limit, dozens of calls wait inside the adaptive retryer for
+// its tokens, which it hands out in no order, and some wait past the
+// per-call timeout (iamrole.CallTimeout): measured with concurrency 32
+// against 10 writes/s, 7 of 950 deletions failed so. Four writes in
+// flight are 80 a second at 50 ms per call, more than IAM admits.
+const maxWritesInFlight = 4
+
+// gatedWrites lets at most cap(sem) of the writes a sweep makes (those of
+// iamrole.PlanDown) run at once; the rest wait their turn in order.
+type gatedWrites struct {
+	iamrole.API
+	sem chan struct{}
+}
+
+func gateWrites(api iamrole.API, n int) *gatedWrites {
+	return &gatedWrites{API: api, sem: make(chan struct{}, max(n, 1))}
+}
+
+// acquire waits for a turn; Go serves blocked channel senders in order.
+func (g *gatedWrites) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case g.sem <- struct{}{}:
+		return func() { <-g.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (g *gatedWrites) DeleteRolePolicy(ctx context.Context, in *iam.DeleteRolePolicyInput, opts ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error) {
+	release, err := g.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return g.API.DeleteRolePolicy(ctx, in, opts...)
+}
+
+func (g *gatedWrites) DetachRolePolicy(ctx context.Context, in *iam.DetachRolePolicyInput, opts ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error) {
+	release, err := g.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return g.API.DetachRolePolicy(ctx, in, opts...)
+}
+
+func (g *gatedWrites) DeleteRole(ctx context.Context, in *iam.DeleteRoleInput, opts ...func(*iam.Options)) (*iam.DeleteRoleOutput, error) {
+	release, err := g.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return g.API.DeleteRole(ctx, in, opts...)
+}
+
+// sweepJob is the work of one pull request.
+type sweepJob struct {
+	pr    int
+	roles []sweep.Decision
+	doc   string // orphaned gateway document; "" for none
+}
+
+// sweeper removes previews with bounded concurrency: up to
+// cfg.Concurrency roles at once, and apart from them up to as many
+// pull requests' gateway documents and GitHub records, so that GitHub's
+// latency never idles the IAM deletions that a rate limit paces.
+type sweeper struct {
+	env      Env
+	cfg      config.Config
+	target   preview.Preview
+	repoID   string
+	res      *sweepResult
+	gh       GitHubAPI
+	gw       gateway.Driver
+	reads    iamrole.API
+	writes   iamrole.API
+	iamSem   chan struct{}
+	otherSem chan struct{}
+	wg       sync.WaitGroup
+}
+
+// start queues j: its roles first; its document and GitHub records after,
+// the GitHub records only once every role of the PR is gone (they say
+// access was revoked).
+func (sw *sweeper) start(ctx context.Context, j *sweepJob) {
+	sw.wg.Add(1)
+	if len(j.roles) == 0 {
+		sw.otherSem <- struct{}{}
+		go func() {
+			defer sw.wg.Done()
+			defer func() { <-sw.otherSem }()
+			sw.finish(ctx, j, true)
+		}()
+		return
+	}
+	sw.iamSem <- struct{}{}
+	go func() {
+		defer sw.wg.Done()
+		ok := true
+		for _, d := range j.roles {
+			if err := removeRole(ctx, sw.reads, sw.writes, d, sw.repoID); err != nil {
+				sw.res.add(&sw.res.failed, d.Role, fmt.Errorf("remove role %s: %w", d.Role, err))
+				ok = false
+				continue
+			}
+			sw.res.add(&sw.res.removed, d.Role, nil)
+		}
+		<-sw.iamSem
+		if j.doc == "" && (sw.gh == nil || !ok) {
+			return
+		}
+		sw.otherSem <- struct{}{}
+		defer func() { <-sw.otherSem }()
+		sw.finish(ctx, j, ok)
+	}()
+}
+
+// finish deletes j's gateway document and, when its roles are gone,
+// updates its GitHub records; the two concurrently.
+func (sw *sweeper) finish(ctx context.Context, j *sweepJob, rolesGone bool) {
+	var wg sync.WaitGroup
+	if j.doc != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			what := "gateway policy " + j.doc
+			if err := sw.gw.Delete(ctx, j.doc); err != nil {
+				sw.res.add(&sw.res.failed, what, fmt.Errorf("delete %s: %w", what, err))
+			} else {
+				sw.res.add(&sw.res.removed, what, nil)
+			}
+		}()
+	}
+	if sw.gh != nil && rolesGone {
+		if err := githubTeardown(ctx, sw.gh, sw.cfg, sw.target, j.pr, sw.env.Now()); err != nil {
+			sw.res.add(&sw.res.failed, fmt.Sprintf("GitHub records of pull request %d", j.pr), err)
+		}
+	}
+	wg.Wait()
+}
+
 // removeRole tears down one role after reading it again: ownership is
 // checked on what IAM says now, not on the listing.
-func removeRole(ctx context.Context, api iamrole.API, d sweep.Decision, repoID string) error {
-	o, err := iamrole.Observe(ctx, api, d.Role, true)
+func removeRole(ctx context.Context, reads, writes iamrole.API, d sweep.Decision, repoID string) error {
+	o, err := iamrole.Observe(ctx, reads, d.Role, true)
 	if err != nil {
 		return err
 	}
@@ -329,7 +475,7 @@ func removeRole(ctx context.Context, api iamrole.API, d sweep.Decision, repoID s
 	if err != nil {
 		return err
 	}
-	return iamrole.Apply(ctx, api, steps)
+	return iamrole.Apply(ctx, writes, steps)
 }
 
 // githubTeardown marks a removed preview's deployments inactive, edits its

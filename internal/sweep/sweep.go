@@ -39,6 +39,8 @@ type Decision struct {
 	PR      int // 0 when the role has no readable PR tag
 	Verdict Verdict
 	Reason  string
+	// Expired: removed for its expiry tag, whatever its PR's state.
+	Expired bool
 }
 
 // Classify decides every role. open holds the open PRs' numbers; nil means
@@ -62,7 +64,7 @@ func Classify(roles []Role, repositoryID string, open map[int]bool, now time.Tim
 			exp, hasExp := iamrole.Expiry(r.Tags)
 			switch {
 			case hasExp && !now.Before(exp):
-				d.Verdict, d.Reason = Remove, "expired at "+exp.UTC().Format(time.RFC3339)
+				d.Verdict, d.Reason, d.Expired = Remove, "expired at "+exp.UTC().Format(time.RFC3339), true
 			case open == nil:
 				d.Verdict, d.Reason = Keep, "not expired (open pull requests unknown)"
 			case !open[pr]:
@@ -86,7 +88,7 @@ func Classify(roles []Role, repositoryID string, open map[int]bool, now time.Tim
 // listing (it was reopened since the first one) and the preview has not
 // expired.
 func Recheck(d Decision, open map[int]bool) Decision {
-	if d.Verdict == Remove && open != nil && open[d.PR] && !strings.HasPrefix(d.Reason, "expired") {
+	if d.Verdict == Remove && open != nil && open[d.PR] && !d.Expired {
 		d.Verdict, d.Reason = Keep, fmt.Sprintf("pull request %d was reopened", d.PR)
 	}
 	return d
