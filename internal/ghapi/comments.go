@@ -66,12 +66,19 @@ func (c *Client) Comment(ctx context.Context, owner, repo string, number int, ma
 // differs, and writes nothing when it is already equal. The marker is put
 // on the first line when body lacks it, so the comment is found next time.
 func (c *Client) UpsertComment(ctx context.Context, owner, repo string, number int, marker, body string) (changed bool, err error) {
-	if !strings.Contains(body, marker) {
-		body = marker + "\n" + body
-	}
 	existing, err := c.Comment(ctx, owner, repo, number, marker)
 	if err != nil {
 		return false, err
+	}
+	return c.WriteComment(ctx, owner, repo, number, existing, marker, body)
+}
+
+// WriteComment is UpsertComment for a caller that has already found the
+// sticky comment (existing, nil when there is none): it saves reading the
+// comments again.
+func (c *Client) WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (changed bool, err error) {
+	if !strings.Contains(body, marker) {
+		body = marker + "\n" + body
 	}
 	w := op{
 		action:     fmt.Sprintf("write issue comments on %s/%s#%d", owner, repo, number),

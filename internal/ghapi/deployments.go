@@ -80,16 +80,37 @@ func (c *Client) EnsureDeployment(ctx context.Context, owner, repo, environment,
 		return false, nil
 	}
 
-	w := op{
-		action:     fmt.Sprintf("create deployments in %s/%s", owner, repo),
-		permission: "deployments: write",
-	}
 	target := sha
 	if target == "" {
 		target = ref
 	}
+	id, err := c.CreateDeployment(ctx, owner, repo, environment, target)
+	if err != nil {
+		return false, err
+	}
+	if err := c.SetDeploymentStatus(ctx, owner, repo, id, "success", url); err != nil {
+		return true, err
+	}
+	if _, err := c.deactivate(ctx, owner, repo, environment, id); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// CreateDeployment creates a deployment of ref (a commit SHA, preferably)
+// to environment, with no status yet: auto_merge false (GitHub must never
+// merge the base branch into the PR's branch), required_contexts empty
+// (the preview is not gated on checks), transient, not production.
+func (c *Client) CreateDeployment(ctx context.Context, owner, repo, environment, ref string) (int64, error) {
+	if environment == "" || ref == "" {
+		return 0, errors.New("deployment: empty environment or ref")
+	}
+	w := op{
+		action:     fmt.Sprintf("create deployments in %s/%s", owner, repo),
+		permission: "deployments: write",
+	}
 	d, _, err := c.gh.Repositories.CreateDeployment(ctx, owner, repo, &github.DeploymentRequest{
-		Ref:                   github.String(target),
+		Ref:                   github.String(ref),
 		Task:                  github.String("deploy"),
 		AutoMerge:             github.Bool(false),
 		RequiredContexts:      &[]string{},
@@ -99,22 +120,30 @@ func (c *Client) EnsureDeployment(ctx context.Context, owner, repo, environment,
 		ProductionEnvironment: github.Bool(false),
 	})
 	if err != nil {
-		return false, w.fail(err)
+		return 0, w.fail(err)
 	}
-	req := &github.DeploymentStatusRequest{
-		State:       github.String("success"),
-		Description: github.String("preview access granted"),
+	return d.GetID(), nil
+}
+
+// SetDeploymentStatus posts a status ("success" with the preview's url, or
+// "inactive") to deployment id.
+func (c *Client) SetDeploymentStatus(ctx context.Context, owner, repo string, id int64, state, url string) error {
+	w := op{
+		action:     fmt.Sprintf("set deployment statuses in %s/%s", owner, repo),
+		permission: "deployments: write",
 	}
+	desc := "preview access granted"
+	if state == "inactive" {
+		desc = "preview access revoked"
+	}
+	req := &github.DeploymentStatusRequest{State: github.String(state), Description: github.String(desc)}
 	if url != "" {
 		req.EnvironmentURL = github.String(url)
 	}
-	if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, d.GetID(), req); err != nil {
-		return true, w.fail(err)
+	if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, req); err != nil {
+		return w.fail(err)
 	}
-	if _, err := c.deactivate(ctx, owner, repo, environment, d.GetID()); err != nil {
-		return true, err
-	}
-	return true, nil
+	return nil
 }
 
 // DeactivateDeployments sets status inactive on every deployment of the
@@ -145,10 +174,6 @@ func (c *Client) deactivate(ctx context.Context, owner, repo, environment string
 		}
 		opts.Page = resp.NextPage
 	}
-	w := op{
-		action:     fmt.Sprintf("set deployment statuses in %s/%s", owner, repo),
-		permission: "deployments: write",
-	}
 	changed := false
 	for _, d := range all {
 		if d.GetID() == keep {
@@ -161,11 +186,8 @@ func (c *Client) deactivate(ctx context.Context, owner, repo, environment string
 		if st.GetState() == "inactive" {
 			continue
 		}
-		if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, d.GetID(), &github.DeploymentStatusRequest{
-			State:       github.String("inactive"),
-			Description: github.String("preview access revoked"),
-		}); err != nil {
-			return changed, w.fail(err)
+		if err := c.SetDeploymentStatus(ctx, owner, repo, d.GetID(), "inactive", ""); err != nil {
+			return changed, err
 		}
 		changed = true
 	}

@@ -22,8 +22,10 @@ type GitHubAPI interface {
 	FileAtRef(ctx context.Context, owner, repo, path, ref string) ([]byte, bool, error)
 	Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error)
 	UpsertComment(ctx context.Context, owner, repo string, number int, marker, body string) (bool, error)
+	WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (bool, error)
 	Deployment(ctx context.Context, owner, repo, environment string) (ghapi.DeploymentState, error)
-	EnsureDeployment(ctx context.Context, owner, repo, environment, ref, sha, url string) (bool, error)
+	CreateDeployment(ctx context.Context, owner, repo, environment, ref string) (int64, error)
+	SetDeploymentStatus(ctx context.Context, owner, repo string, id int64, state, url string) error
 	DeactivateDeployments(ctx context.Context, owner, repo, environment string) (bool, error)
 	Environment(ctx context.Context, owner, repo, env string) (ghapi.EnvironmentState, error)
 	EnsureEnvironment(ctx context.Context, owner, repo, env, ref string) (bool, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-github/v60/github"
 
 	"github.com/preview-access/preview-access/internal/access"
 	"github.com/preview-access/preview-access/internal/config"
@@ -77,14 +78,13 @@ type session struct {
 
 // observed is everything read before planning.
 type observed struct {
-	role       iamrole.Observed
-	gwDoc      []byte
-	gwFound    bool
-	comment    string // body of the sticky comment; "" when absent
-	hasComment bool
-	deploy     ghapi.DeploymentState
-	envState   ghapi.EnvironmentState
-	pr         *preview.Preview // the PR as re-read right now (race guard)
+	role     iamrole.Observed
+	gwDoc    []byte
+	gwFound  bool
+	comment  *github.IssueComment // the sticky comment; nil when absent
+	deploy   ghapi.DeploymentState
+	envState ghapi.EnvironmentState
+	pr       *preview.Preview // the PR as re-read right now (race guard)
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -349,9 +349,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 				if err != nil {
 					return err
 				}
-				if c != nil {
-					o.hasComment, o.comment = true, c.GetBody()
-				}
+				o.comment = c
 				return nil
 			})
 		}
@@ -406,14 +404,16 @@ func (s *session) makePlan(o observed) error {
 	s.planGitHub(o)
 
 	var changes []plan.Change
+	// Tasks without a resource are the second half of a change already
+	// listed (a deployment's status) and are not shown on their own.
 	for _, t := range s.tasks {
-		if t.stage == beforeIAM {
+		if t.stage == beforeIAM && t.change.Resource != "" {
 			changes = append(changes, t.change)
 		}
 	}
 	changes = append(changes, iamrole.Changes(s.steps)...)
 	for _, t := range s.tasks {
-		if t.stage != beforeIAM {
+		if t.stage != beforeIAM && t.change.Resource != "" {
 			changes = append(changes, t.change)
 		}
 	}
@@ -483,54 +483,77 @@ func (s *session) planGitHub(o observed) {
 		}
 	}
 	if s.cfg.Deployment {
-		denv := s.deploymentEnvironment()
+		s.planDeployment(o)
+	}
+	if s.cfg.Comment {
+		rp := s.reportPreview()
+		state := report.RevokedState
+		if s.mode == config.ModeUp {
+			state = report.Fingerprint(rp)
+		}
+		name := "#" + strconv.Itoa(n)
 		switch {
-		case s.mode == config.ModeUp && o.deploy.Current(s.p.HeadSHA, s.state.PreviewURL):
-			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.NoOp, Detail: "success"}, afterIAM, nil})
-		case s.mode == config.ModeUp:
-			sha, url := s.p.HeadSHA, s.state.PreviewURL
-			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Create, Detail: "status success"}, afterIAM,
+		case s.mode == config.ModeDown && o.comment == nil:
+			// Nothing was ever announced; a teardown does not start a thread.
+		case o.comment != nil && report.State(o.comment.GetBody()) == state:
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: name, Action: plan.NoOp, Detail: "up to date"}, afterIAM, nil})
+		default:
+			action := plan.Update
+			if o.comment == nil {
+				action = plan.Create
+			}
+			existing := o.comment
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: name, Action: action, Detail: "sticky comment"}, afterIAM,
 				func(ctx context.Context) error {
-					_, err := s.gh.EnsureDeployment(ctx, owner, repo, denv, sha, sha, url)
-					return err
-				}})
-		case o.deploy.Exists() && o.deploy.State() != "inactive":
-			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "status inactive"}, afterIAM,
-				func(ctx context.Context) error {
-					_, err := s.gh.DeactivateDeployments(ctx, owner, repo, denv)
+					body := report.DownComment(rp, s.env.Now())
+					if s.mode == config.ModeUp {
+						body = report.UpComment(rp, s.plan)
+					}
+					_, err := s.gh.WriteComment(ctx, owner, repo, n, existing, ghapi.Marker(s.p.ID()), body)
 					return err
 				}})
 		}
 	}
-	if s.cfg.Comment {
-		rp := s.reportPreview()
-		var state, body string
-		if s.mode == config.ModeUp {
-			state = report.Fingerprint(rp)
-		} else {
-			state = report.RevokedState
-		}
-		switch {
-		case s.mode == config.ModeDown && !o.hasComment:
-			// Nothing was ever announced; a teardown does not start a thread.
-		case o.hasComment && report.State(o.comment) == state:
-			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: "#" + strconv.Itoa(n), Action: plan.NoOp, Detail: "up to date"}, afterIAM, nil})
-		default:
-			action := plan.Update
-			if !o.hasComment {
-				action = plan.Create
-			}
-			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: "#" + strconv.Itoa(n), Action: action, Detail: "sticky comment"}, afterIAM,
-				func(ctx context.Context) error {
-					if s.mode == config.ModeUp {
-						body = report.UpComment(rp, s.plan)
-					} else {
-						body = report.DownComment(rp, s.env.Now())
-					}
-					_, err := s.gh.UpsertComment(ctx, owner, repo, n, ghapi.Marker(s.p.ID()), body)
+}
+
+// planDeployment plans the PR's GitHub deployment from the latest one
+// observed. On up, the deployment is created alongside IAM (a deployment
+// without a status claims nothing) and gets its success status, and the
+// previous one its inactive status, once everything is in place. On down,
+// the latest gets inactive; older ones were made inactive when it
+// succeeded.
+func (s *session) planDeployment(o observed) {
+	owner, repo := s.p.Owner, s.p.Repo
+	denv := s.deploymentEnvironment()
+	prev := o.deploy
+	prevActive := prev.Exists() && prev.State() != "inactive"
+	switch {
+	case s.mode == config.ModeUp && prev.Current(s.p.HeadSHA, s.state.PreviewURL):
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.NoOp, Detail: "success"}, afterIAM, nil})
+	case s.mode == config.ModeUp && s.p.HeadSHA != "":
+		sha, url := s.p.HeadSHA, s.state.PreviewURL
+		var id int64
+		s.tasks = append(s.tasks,
+			task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Create, Detail: "status success"}, withIAM,
+				func(ctx context.Context) (err error) {
+					id, err = s.gh.CreateDeployment(ctx, owner, repo, denv, sha)
 					return err
-				}})
+				}},
+			task{plan.Change{}, afterIAM, func(ctx context.Context) error {
+				return s.gh.SetDeploymentStatus(ctx, owner, repo, id, "success", url)
+			}})
+		if prevActive {
+			prevID := prev.Deployment.GetID()
+			s.tasks = append(s.tasks, task{plan.Change{}, afterIAM, func(ctx context.Context) error {
+				return s.gh.SetDeploymentStatus(ctx, owner, repo, prevID, "inactive", "")
+			}})
 		}
+	case s.mode == config.ModeDown && prevActive:
+		prevID := prev.Deployment.GetID()
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "status inactive"}, afterIAM,
+			func(ctx context.Context) error {
+				return s.gh.SetDeploymentStatus(ctx, owner, repo, prevID, "inactive", "")
+			}})
 	}
 }
 
@@ -643,7 +666,7 @@ func (s *session) apply(ctx context.Context) error {
 }
 
 func (s *session) applyIAM(ctx context.Context) error {
-	err := iamrole.Apply(ctx, s.iam, s.steps)
+	err := s.applySteps(ctx)
 	if errors.Is(err, iamrole.ErrRaced) {
 		s.u.info("the role appeared meanwhile (another run): re-reading and converging")
 		role, oerr := iamrole.Observe(ctx, s.iam, s.state.RoleName, s.mode == config.ModeDown)
@@ -657,24 +680,50 @@ func (s *session) applyIAM(ctx context.Context) error {
 		for _, w := range warnings {
 			s.u.warning("%s", w)
 		}
-		err = iamrole.Apply(ctx, s.iam, s.steps)
+		err = s.applySteps(ctx)
 	}
-	if err != nil {
-		return err
-	}
-	if s.mode == config.ModeUp && s.cfg.WaitForRole && created(s.plan) {
-		waited, err := iamrole.WaitUntilVisible(ctx, s.iam, s.state.RoleName, time.Minute)
-		if err != nil {
-			return err
-		}
-		s.u.info("role %s is visible in IAM (waited %s)", s.state.RoleName, waited.Round(time.Millisecond))
-	}
-	return nil
+	return err
 }
 
-func created(p plan.Plan) bool {
-	for _, c := range p.Changes {
-		if c.Resource == "iam-role" && c.Action == plan.Create {
+// applySteps runs the IAM steps. After a CreateRole, waiting for the role
+// to be visible runs alongside the later phases (PutRolePolicy, attaching
+// policies), not after them: it costs no extra round trip.
+func (s *session) applySteps(ctx context.Context) error {
+	if s.mode != config.ModeUp || !s.cfg.WaitForRole || !createsRole(s.steps) {
+		return iamrole.Apply(ctx, s.iam, s.steps)
+	}
+	var first, rest []iamrole.Step
+	for _, st := range s.steps {
+		if st.Phase == 0 {
+			first = append(first, st)
+		} else {
+			rest = append(rest, st)
+		}
+	}
+	if err := iamrole.Apply(ctx, s.iam, first); err != nil {
+		return err
+	}
+	var (
+		wg               sync.WaitGroup
+		restErr, waitErr error
+		waited           time.Duration
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); restErr = iamrole.Apply(ctx, s.iam, rest) }()
+	go func() {
+		defer wg.Done()
+		waited, waitErr = iamrole.WaitUntilVisible(ctx, s.iam, s.state.RoleName, time.Minute)
+	}()
+	wg.Wait()
+	if waitErr == nil {
+		s.u.info("role %s is visible in IAM (waited %s)", s.state.RoleName, waited.Round(time.Millisecond))
+	}
+	return errors.Join(restErr, waitErr)
+}
+
+func createsRole(steps []iamrole.Step) bool {
+	for _, st := range steps {
+		if st.Change.Resource == "iam-role" && st.Change.Action == plan.Create {
 			return true
 		}
 	}
