@@ -8,4 +8,4 @@ test:
 # make bench           the performance benchmarks (scripts/bench: moto, Go benchmarks, binary size and cold start); see BENCHMARKS.md
 .PHONY: bench
 bench:
-	./scripts/bench $(ARGS)
+	./scripts/bench $(if $(ARGS),'$(ARGS)')
