@@ -224,6 +224,10 @@ func Load(lookup func(name string) string) (Config, error) {
 	c.EnvironmentTemplate = get("environment-template")
 	if err := naming.CheckTemplate("environment-template", c.EnvironmentTemplate, "number", "owner", "repo", "repository_id"); err != nil {
 		errs = append(errs, asInputErrors("environment-template", err)...)
+	} else if !strings.Contains(c.EnvironmentTemplate, "{number}") {
+		// The action rewrites the environment's branch policies and deletes
+		// it on teardown: it must be the PR's own, never a shared one.
+		bad("environment-template", "must contain {number}", "each PR needs its own environment, e.g. preview-pr-{number}")
 	}
 	c.SubjectTemplate = get("subject-template")
 	if c.SubjectTemplate != "" {

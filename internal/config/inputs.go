@@ -24,7 +24,7 @@ var Inputs = []Input{
 	{"subject-template", "", "The exact OIDC `sub` claim, for repositories with a customised subject format. Default by trust-scope: `repo:{owner}/{repo}:pull_request` or `repo:{owner}/{repo}:environment:{environment}`. Placeholders: {owner}, {repo}, {owner_id}, {repository_id}, {environment}, {number}."},
 	{"role-name-template", "preview-{owner}-{repo}-pr-{number}", "IAM role name. Placeholders: {owner}, {repo}, {number}, {repository_id}, {owner_id}. Reduced to IAM's alphabet and 64 characters (long names end in a hash)."},
 	{"role-path", "/preview-access/{owner}/{repo}/", "IAM path of the roles; sweep lists this path. Placeholders as in role-name-template."},
-	{"permissions-template", "", "Path in the repository of a JSON policy template for the role's inline policy. Empty: the built-in template. Placeholders: {account_id}, {environment}, {head_sha}, {number}, {owner}, {owner_id}, {partition}, {region}, {repo}, {repository_id}, {role_name}, {role_path}."},
+	{"permissions-template", "", "Path in the repository of a JSON policy template for the role's inline policy, read from the default branch. Empty: the built-in template. Placeholders: {account_id}, {environment}, {head_sha}, {number}, {owner}, {owner_id}, {partition}, {region}, {repo}, {repository_id}, {role_name}, {role_path}."},
 	{"managed-policy-arns", "", "Managed policy ARNs to attach to the role, separated by commas or newlines."},
 	{"permissions-boundary", "", "ARN of the permissions boundary every preview role gets. Required unless allow-missing-boundary is true."},
 	{"allow-missing-boundary", "false", "Create roles without a permissions boundary (prints a warning). Not recommended."},
@@ -46,7 +46,7 @@ var Inputs = []Input{
 	{"gateway-token", "", "Bearer token for the OPA API. Masked."},
 	{"gateway-secret", "", "HMAC secret that signs webhook requests. Masked."},
 	{"gateway-file", "preview-access-policy.json", "Path the `file` gateway writes the policy document to."},
-	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the base branch."},
+	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the default branch."},
 	{"concurrency", "4", "How many previews sweep removes at once (1–32)."},
 }
 

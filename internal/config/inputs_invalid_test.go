@@ -131,6 +131,7 @@ var invalidValues = []struct {
 	{"concurrency", "100", nil, "out of range"},
 	{"role-path", "/preview-access/*/", nil, "characters other than"},
 	{"role-path", "/p|x/{owner}/", nil, "characters other than"},
+	{"environment-template", "staging", nil, "must contain {number}"},
 }
 
 // anyValueIsValid are the inputs with no invalid value, and why.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -51,6 +52,48 @@ func (c *Client) Deployment(ctx context.Context, owner, repo, environment string
 		return DeploymentState{}, err
 	}
 	return DeploymentState{Deployment: ds[0], Status: st}, nil
+}
+
+// Deployments reads every deployment of an environment, newest first, each
+// with its latest status. The statuses are read concurrently, so this
+// costs two round trips however many deployments there are.
+func (c *Client) Deployments(ctx context.Context, owner, repo, environment string) ([]DeploymentState, error) {
+	o := c.deploymentsRead(owner, repo, environment)
+	var all []*github.Deployment
+	opts := &github.DeploymentsListOptions{Environment: environment, ListOptions: github.ListOptions{PerPage: perPage}}
+	for page := 0; ; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
+		}
+		ds, resp, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, opts)
+		if err != nil {
+			return nil, o.fail(err)
+		}
+		all = append(all, ds...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	out := make([]DeploymentState, len(all))
+	errs := make([]error, len(all))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, d := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			st, err := c.latestStatus(ctx, owner, repo, d.GetID(), o)
+			out[i], errs[i] = DeploymentState{Deployment: d, Status: st}, err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // EnsureDeployment makes the environment's latest deployment one of sha

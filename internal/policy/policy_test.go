@@ -159,6 +159,8 @@ func TestRender(t *testing.T) {
 		{"values encoded", `{"R":"arn:aws:s3:::b/{owner}/{number}/*"}`, `{"R":"arn:aws:s3:::b/a\";echo${IFS}x;#/42/*"}`, ""},
 		{"IAM variables pass through", `{"R":"${aws:username}-{repo}"}`, `{"R":"${aws:username}-shop"}`, ""},
 		{"keys rendered too", `{"{repo}":1}`, `{"shop":1}`, ""},
+		{"side by side", `{"R":"{repo}{number}-{repo}"}`, `{"R":"shop42-shop"}`, ""},
+		{"unknown next to known", `{"R":"{repo}{bogus}"}`, "", "unknown placeholders {bogus}"},
 		{"unknown placeholder", `{"R":"{head_ref}"}`, "", "unknown placeholders {head_ref}"},
 		{"invalid JSON", `{"R": "x",}`, "", "not valid JSON"},
 		{"duplicate keys", `{"R":"x","R":"y"}`, "", `duplicate key "R"`},

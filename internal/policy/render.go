@@ -6,14 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 )
-
-// placeholder matches {name} but not IAM's own ${aws:username} variables,
-// which a template may use and which pass through untouched.
-var placeholder = regexp.MustCompile(`(^|[^$])\{([A-Za-z_]+)\}`)
 
 // PermissionVars are the placeholders a permission template may use.
 var PermissionVars = []string{
@@ -39,22 +34,46 @@ func Render(tmpl []byte, vars map[string]string) ([]byte, error) {
 		return nil, errors.New("template is not valid JSON: data after the document")
 	}
 	var unknown []string
-	out := walk(v, func(s string) string {
-		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
-			sub := placeholder.FindStringSubmatch(m)
-			val, ok := vars[sub[2]]
-			if !ok {
-				unknown = append(unknown, "{"+sub[2]+"}")
-				return m
-			}
-			return sub[1] + val
-		})
-	})
+	out := walk(v, func(s string) string { return expand(s, vars, &unknown) })
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		return nil, fmt.Errorf("template uses unknown placeholders %s (allowed: {%s})", strings.Join(compact(unknown), ", "), strings.Join(PermissionVars, "}, {"))
 	}
 	return mustMarshal(out), nil
+}
+
+// expand replaces each {name} in s by vars[name] and records names not in
+// vars. IAM's own ${aws:username} variables pass through untouched.
+// Placeholders may stand side by side ("{owner}{repo}").
+func expand(s string, vars map[string]string, unknown *[]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '{' && (i == 0 || s[i-1] != '$') {
+			if j := strings.IndexByte(s[i:], '}'); j > 1 && isName(s[i+1:i+j]) {
+				name := s[i+1 : i+j]
+				if v, ok := vars[name]; ok {
+					b.WriteString(v)
+				} else {
+					*unknown = append(*unknown, "{"+name+"}")
+					b.WriteString(s[i : i+j+1])
+				}
+				i += j + 1
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+func isName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func compact(s []string) []string {

@@ -61,8 +61,9 @@ var (
 	// GitHub and is refused.
 	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
 	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	// Logins of users and apps ("dependabot[bot]").
-	loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$`)
+	// Logins of users and apps ("dependabot[bot]"), and of Enterprise
+	// Managed Users, which end in "_shortcode".
+	loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:_[A-Za-z0-9]{1,20})?(?:\[bot\])?$`)
 	teamRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
 	shaRE   = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )

@@ -67,6 +67,21 @@ func Fingerprint(p Preview) string {
 	return "up-" + hex.EncodeToString(sum[:8])
 }
 
+// Stable is the part of a comment body that describes the preview: all
+// but the plan of the run that wrote it (up) or the time of teardown
+// (down). Two bodies with the same stable part say the same, so the
+// comment needs no edit; comparing the text itself, not only the
+// fingerprint, means a look-alike comment cannot claim to be current.
+func Stable(body string) string {
+	body = strings.ReplaceAll(body, "\r\n", "\n")
+	for _, cut := range []string{"\n<details>", " were removed at "} {
+		if i := strings.Index(body, cut); i >= 0 {
+			body = body[:i]
+		}
+	}
+	return strings.TrimSpace(body)
+}
+
 // RevokedState is the fingerprint of a comment that says access was revoked.
 const RevokedState = "revoked"
 
@@ -90,6 +105,11 @@ func code(s string) string {
 // codeCell is code(s) inside a table cell, where GitHub splits on a pipe
 // even within a code span unless it is escaped (a role path may hold one).
 func codeCell(s string) string { return strings.ReplaceAll(code(s), "|", "\\|") }
+
+// CodeCell renders s as inline code inside a markdown table cell: the
+// text stays as it is (no backslashes in what people copy) and a pipe
+// cannot end the cell.
+func CodeCell(s string) string { return codeCell(s) }
 
 // UpComment is the sticky comment of a live preview.
 func UpComment(p Preview, pl plan.Plan) string {

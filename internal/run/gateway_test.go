@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -210,5 +212,29 @@ func TestDispatchOfMissingPR(t *testing.T) {
 	}
 	if iamW, _ := h.writes(); iamW != 0 {
 		t.Errorf("%d IAM writes; want none", iamW)
+	}
+}
+
+// TestFilesComeFromTheDefaultBranch: a PR opened against a branch its
+// author pushed, carrying their own access file, gets nothing from it; the
+// default branch's file rules.
+func TestFilesComeFromTheDefaultBranch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	policyFile := filepath.Join(h.dir, "policy.json")
+	h.set("gateway", "file", "gateway-file", policyFile)
+	h.gh.SetBranch(h.owner, h.repo, "evil", "0123456789012345678901234567890123456789")
+	h.gh.SetFile(h.owner, h.repo, "evil", ".github/preview-access.yml", "grants:\n  admin:\n    users: [mallory]\n")
+	h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-access.yml", "grants:\n  reader:\n    users: [carol]\n")
+	h.event("pull_request_target", "pull_request_target.opened.json", replace(`"ref": "main"`, `"ref": "evil"`))
+	if code := h.run(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	doc, err := os.ReadFile(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), "mallory") || !strings.Contains(string(doc), "user:carol") {
+		t.Errorf("gateway policy took the PR base's access file, not the default branch's:\n%s", doc)
 	}
 }

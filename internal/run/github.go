@@ -23,7 +23,7 @@ type GitHubAPI interface {
 	Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error)
 	UpsertComment(ctx context.Context, owner, repo string, number int, marker, body string) (bool, error)
 	WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (bool, error)
-	Deployment(ctx context.Context, owner, repo, environment string) (ghapi.DeploymentState, error)
+	Deployments(ctx context.Context, owner, repo, environment string) ([]ghapi.DeploymentState, error)
 	CreateDeployment(ctx context.Context, owner, repo, environment, ref string) (int64, error)
 	SetDeploymentStatus(ctx context.Context, owner, repo string, id int64, state, url string) error
 	DeactivateDeployments(ctx context.Context, owner, repo, environment string) (bool, error)

@@ -39,7 +39,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			h.set("permissions-template", ".github/preview-role.json")
 			h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-role.json", `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}`)
 		}, []string{`"Action": "*" on "Resource": "*"`, "wildcard over IAM or STS"}},
-		{"template missing on the base branch", func(h *harness) { h.set("permissions-template", ".github/nope.json") }, []string{"does not exist on the base branch"}},
+		{"template missing on the default branch", func(h *harness) { h.set("permissions-template", ".github/nope.json") }, []string{"does not exist on the default branch"}},
 		{"role name template naming the branch", func(h *harness) { h.set("role-name-template", "preview-{head_ref}-{number}") }, []string{"unknown placeholder {head_ref}"}},
 		{"missing event file", func(h *harness) {
 			h.event("pull_request_target", "pull_request_target.opened.json")

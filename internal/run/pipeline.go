@@ -12,6 +12,7 @@ import (
 
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/event"
+	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/templates"
 )
@@ -178,6 +179,12 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 	}
 	if mode == config.ModeSweep {
 		return runSweep(ctx, env, u, cfg, gh, ev)
+	}
+	if gh == nil && cfg.TrustScope == policy.ScopeEnvironment && !cfg.DryRun && mode == config.ModeUp {
+		// A trust that names an environment nobody created would let any
+		// job naming it (GitHub then creates it unprotected) pass the
+		// environment condition: never create such a role.
+		return &config.InputError{Input: "github-token", What: "trust-scope environment needs a token that can create environments", Fix: "pass a GitHub App token with Administration: write, or use trust-scope: ref"}
 	}
 	if gh == nil {
 		u.warning("no GitHub token: skipping the PR re-read, access file, comment, deployment and environment (set github-token)")

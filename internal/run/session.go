@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/iamrole"
+	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/internal/report"
@@ -52,28 +55,28 @@ type task struct {
 
 // session is one up or down of one preview.
 type session struct {
-	env       Env
-	u         *ui
-	cfg       config.Config
-	p         preview.Preview
-	mode      string
-	output    string
-	fromEvent bool // the PR came from an event payload (re-read it before writing)
+	env    Env
+	u      *ui
+	cfg    config.Config
+	p      preview.Preview
+	mode   string
+	output string
 
 	iam iamrole.API
 	sts STSAPI
 	gh  GitHubAPI // nil: no token, GitHub steps skipped
 	gw  gateway.Driver
 
-	tmpl            []byte
-	acc             access.File
-	state           desired.State
-	gwDoc           []byte // desired gateway document; nil without a gateway
-	steps           []iamrole.Step
-	tasks           []task
-	plan            plan.Plan
-	offline         bool // planning without AWS credentials
-	closedMeanwhile bool
+	tmpl    []byte
+	acc     access.File
+	state   desired.State
+	gwDoc   []byte // desired gateway document; nil without a gateway
+	steps   []iamrole.Step
+	tasks   []task
+	plan    plan.Plan
+	offline bool // planning without AWS credentials
+	// keepExpiry is the role's current expiry, when later than a fresh one.
+	keepExpiry time.Time
 }
 
 // observed is everything read before planning.
@@ -81,10 +84,13 @@ type observed struct {
 	role     iamrole.Observed
 	gwDoc    []byte
 	gwFound  bool
-	comment  *github.IssueComment // the sticky comment; nil when absent
-	deploy   ghapi.DeploymentState
+	comment  *github.IssueComment    // the sticky comment; nil when absent
+	deploys  []ghapi.DeploymentState // newest first
 	envState ghapi.EnvironmentState
-	pr       *preview.Preview // the PR as re-read right now (race guard)
+	// unread holds, on teardown, the reads that failed, by resource: those
+	// resources are left out of the plan and the run ends unfinished.
+	unread map[string]error
+	pr     *preview.Preview // the PR as re-read right now (race guard)
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -110,12 +116,16 @@ func (s *session) run(ctx context.Context) error {
 	if obs.pr != nil && obs.pr.State == "closed" && s.mode == config.ModeUp {
 		// Race guard: the PR closed while this run started. Nothing new is
 		// created; whatever an earlier run made is taken down.
-		s.closedMeanwhile = true
 		s.mode = config.ModeDown
 		s.u.notice("pull request %d was closed meanwhile: creating nothing, removing what exists", s.p.Number)
 		if obs, err = s.observe(ctx); err != nil {
 			return err
 		}
+	}
+	// The expiry only moves forward (iamrole.DiffTags): the gateway
+	// document and the comment carry the one the role keeps.
+	if exp, ok := iamrole.Expiry(obs.role.Tags); ok && obs.role.Exists {
+		s.keepExpiry = exp
 	}
 	if err := s.render(); err != nil {
 		return err
@@ -128,13 +138,21 @@ func (s *session) run(ctx context.Context) error {
 	}
 	if s.cfg.DryRun {
 		s.printDocuments()
-		return s.report(false)
+		return s.report(false, false)
 	}
 	if err := s.apply(ctx); err != nil {
-		_ = s.report(false)
+		_ = s.report(true, false)
 		return err
 	}
-	return s.report(true)
+	if len(obs.unread) > 0 {
+		_ = s.report(true, false)
+		var errs []error
+		for _, what := range slices.Sorted(maps.Keys(obs.unread)) {
+			errs = append(errs, fmt.Errorf("teardown could not read the %s, so it was left as it is (the role is removed; a re-run or sweep finishes): %w", what, obs.unread[what]))
+		}
+		return errors.Join(errs...)
+	}
+	return s.report(true, true)
 }
 
 // loadRepoFiles reads the permission template and the access file. Under
@@ -157,7 +175,7 @@ func (s *session) loadRepoFiles(ctx context.Context) error {
 		case err != nil:
 			errs = append(errs, &config.InputError{Input: "permissions-template", What: "cannot read it: " + err.Error()})
 		case !found:
-			errs = append(errs, &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the base branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root"})
+			errs = append(errs, &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root, and is read from the default branch"})
 		case len(data) > 64<<10:
 			errs = append(errs, &config.InputError{Input: "permissions-template", What: "the template is larger than 64 KiB", Fix: "IAM allows 10,240 characters of inline policy"})
 		default:
@@ -182,15 +200,18 @@ func (s *session) loadRepoFiles(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// repoFile reads a file of the repository at the base branch (API), or,
-// without a token, from the working directory.
+// repoFile reads a file of the repository from its default branch through
+// the API: the branch the provisioner's own trust is pinned to. Never the
+// PR's base branch (a PR author can open a PR against a branch they
+// pushed, with their own access file) and never the workspace of a run
+// (it may hold the PR's code). Only the CLI outside Actions, without a
+// token, reads the local working copy.
 func (s *session) repoFile(ctx context.Context, path string) ([]byte, bool, error) {
 	if s.gh != nil {
-		ref := s.p.BaseRef // "" is the default branch
-		return s.gh.FileAtRef(ctx, s.p.Owner, s.p.Repo, path, ref)
+		return s.gh.FileAtRef(ctx, s.p.Owner, s.p.Repo, path, "")
 	}
-	if ws := s.env.Getenv("GITHUB_WORKSPACE"); ws != "" {
-		path = ws + "/" + path
+	if s.u.actions {
+		return nil, false, errors.New("reading it from the default branch needs a GitHub token (github-token)")
 	}
 	data, err := s.env.ReadFile(path)
 	if err != nil {
@@ -222,6 +243,10 @@ func (s *session) render() error {
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if s.keepExpiry.After(st.ExpiresAt) {
+		st.ExpiresAt = s.keepExpiry
+		st.Role.Tags[naming.TagExpiresAt] = iamrole.FormatExpiry(s.keepExpiry)
 	}
 	s.state = st
 	s.gwDoc = nil
@@ -301,6 +326,27 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 			}
 		}()
 	}
+	// On teardown, a gateway or GitHub outage must not keep the role
+	// alive: their reads are not fatal; what could not be read is left
+	// out of the plan and reported as unfinished.
+	goAux := func(what string, f func() error) {
+		if s.mode != config.ModeDown {
+			goRead(f)
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				if o.unread == nil {
+					o.unread = map[string]error{}
+				}
+				o.unread[what] = err
+				mu.Unlock()
+			}
+		}()
+	}
 	name, _, _ := desired.Names(s.cfg, s.p)
 	if !s.offline {
 		if s.cfg.AccountID == "" {
@@ -319,7 +365,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 		})
 	}
 	if s.gw != nil && !(s.offline && s.cfg.Gateway != "file") {
-		goRead(func() (err error) {
+		goAux("gateway-policy", func() (err error) {
 			o.gwDoc, o.gwFound, err = s.gw.Get(ctx, s.p.ID())
 			if err != nil {
 				return fmt.Errorf("read gateway policy: %w", err)
@@ -344,7 +390,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 			})
 		}
 		if s.cfg.Comment {
-			goRead(func() error {
+			goAux("github-comment", func() error {
 				c, err := s.gh.Comment(ctx, owner, repo, n, ghapi.Marker(s.p.ID()))
 				if err != nil {
 					return err
@@ -354,13 +400,13 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 			})
 		}
 		if s.cfg.Deployment {
-			goRead(func() (err error) {
-				o.deploy, err = s.gh.Deployment(ctx, owner, repo, s.deploymentEnvironment())
+			goAux("github-deployment", func() (err error) {
+				o.deploys, err = s.gh.Deployments(ctx, owner, repo, s.deploymentEnvironment())
 				return err
 			})
 		}
 		if _, _, env := desired.Names(s.cfg, s.p); env != "" {
-			goRead(func() (err error) {
+			goAux("github-environment", func() (err error) {
 				o.envState, err = s.gh.Environment(ctx, owner, repo, env)
 				return err
 			})
@@ -422,7 +468,7 @@ func (s *session) makePlan(o observed) error {
 }
 
 func (s *session) planGateway(o observed) {
-	if s.gw == nil {
+	if s.gw == nil || o.unread["gateway-policy"] != nil {
 		return
 	}
 	id := s.p.ID()
@@ -459,7 +505,7 @@ func (s *session) planGitHub(o observed) {
 	}
 	owner, repo, n := s.p.Owner, s.p.Repo, s.p.Number
 	_, _, env := desired.Names(s.cfg, s.p)
-	if env != "" {
+	if env != "" && o.unread["github-environment"] == nil {
 		ref := s.p.MergeRef()
 		switch {
 		case s.mode == config.ModeUp && !o.envState.AdmitsOnly(ref):
@@ -475,27 +521,29 @@ func (s *session) planGitHub(o observed) {
 		case s.mode == config.ModeUp:
 			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: env, Action: plan.NoOp, Detail: "admits only " + ref}, beforeIAM, nil})
 		case o.envState.Exists:
-			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: env, Action: plan.Delete}, withIAM,
+			// After the role is gone: while its trust names the environment,
+			// the environment must stay protected.
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: env, Action: plan.Delete}, afterIAM,
 				func(ctx context.Context) error {
 					_, err := s.gh.DeleteEnvironment(ctx, owner, repo, env)
 					return err
 				}})
 		}
 	}
-	if s.cfg.Deployment {
+	if s.cfg.Deployment && o.unread["github-deployment"] == nil {
 		s.planDeployment(o)
 	}
-	if s.cfg.Comment {
+	if s.cfg.Comment && o.unread["github-comment"] == nil {
 		rp := s.reportPreview()
-		state := report.RevokedState
+		want := report.DownComment(rp, s.env.Now())
 		if s.mode == config.ModeUp {
-			state = report.Fingerprint(rp)
+			want = report.UpComment(rp, plan.Plan{})
 		}
 		name := "#" + strconv.Itoa(n)
 		switch {
 		case s.mode == config.ModeDown && o.comment == nil:
 			// Nothing was ever announced; a teardown does not start a thread.
-		case o.comment != nil && report.State(o.comment.GetBody()) == state:
+		case o.comment != nil && report.Stable(o.comment.GetBody()) == report.Stable(want):
 			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: name, Action: plan.NoOp, Detail: "up to date"}, afterIAM, nil})
 		default:
 			action := plan.Update
@@ -516,20 +564,41 @@ func (s *session) planGitHub(o observed) {
 	}
 }
 
-// planDeployment plans the PR's GitHub deployment from the latest one
-// observed. On up, the deployment is created alongside IAM (a deployment
-// without a status claims nothing) and gets its success status, and the
-// previous one its inactive status, once everything is in place. On down,
-// the latest gets inactive; older ones were made inactive when it
-// succeeded.
+// planDeployment plans the PR's GitHub deployments from those observed.
+// On up, the new deployment is created alongside IAM (a deployment without
+// a status claims nothing) and gets its success status once everything is
+// in place, while every older one still active gets inactive. On down,
+// every active one gets inactive.
 func (s *session) planDeployment(o observed) {
 	owner, repo := s.p.Owner, s.p.Repo
 	denv := s.deploymentEnvironment()
-	prev := o.deploy
-	prevActive := prev.Exists() && prev.State() != "inactive"
+	var active []int64
+	for _, d := range o.deploys {
+		if d.State() != "inactive" {
+			active = append(active, d.Deployment.GetID())
+		}
+	}
+	deactivate := func(ids []int64) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = s.gh.SetDeploymentStatus(ctx, owner, repo, id, "inactive", "")
+				}()
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		}
+	}
+	current := len(o.deploys) > 0 && o.deploys[0].Current(s.p.HeadSHA, s.state.PreviewURL)
 	switch {
-	case s.mode == config.ModeUp && prev.Current(s.p.HeadSHA, s.state.PreviewURL):
+	case s.mode == config.ModeUp && current && len(active) == 1:
 		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.NoOp, Detail: "success"}, afterIAM, nil})
+	case s.mode == config.ModeUp && current:
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "older deployments inactive"}, afterIAM, deactivate(active[1:])})
 	case s.mode == config.ModeUp && s.p.HeadSHA != "":
 		sha, url := s.p.HeadSHA, s.state.PreviewURL
 		var id int64
@@ -542,18 +611,11 @@ func (s *session) planDeployment(o observed) {
 			task{plan.Change{}, afterIAM, func(ctx context.Context) error {
 				return s.gh.SetDeploymentStatus(ctx, owner, repo, id, "success", url)
 			}})
-		if prevActive {
-			prevID := prev.Deployment.GetID()
-			s.tasks = append(s.tasks, task{plan.Change{}, afterIAM, func(ctx context.Context) error {
-				return s.gh.SetDeploymentStatus(ctx, owner, repo, prevID, "inactive", "")
-			}})
+		if len(active) > 0 {
+			s.tasks = append(s.tasks, task{plan.Change{}, afterIAM, deactivate(active)})
 		}
-	case s.mode == config.ModeDown && prevActive:
-		prevID := prev.Deployment.GetID()
-		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "status inactive"}, afterIAM,
-			func(ctx context.Context) error {
-				return s.gh.SetDeploymentStatus(ctx, owner, repo, prevID, "inactive", "")
-			}})
+	case s.mode == config.ModeDown && len(active) > 0:
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "status inactive"}, afterIAM, deactivate(active)})
 	}
 }
 
@@ -731,8 +793,10 @@ func createsRole(steps []iamrole.Step) bool {
 }
 
 // report writes the outputs and the job summary.
-func (s *session) report(applied bool) error {
-	changed := applied && s.plan.Changed()
+// attempted says apply ran (so writes may have happened even if it
+// failed); applied that it succeeded.
+func (s *session) report(attempted, applied bool) error {
+	changed := attempted && s.plan.Changed()
 	up := s.mode == config.ModeUp
 	value := func(v string) string {
 		if !up {
@@ -769,14 +833,14 @@ func (s *session) report(applied bool) error {
 	switch {
 	case s.cfg.DryRun:
 		md.WriteString("Dry run: nothing was changed.\n\n")
-	case !applied:
+	case attempted && !applied:
 		md.WriteString("**The run failed**; the plan below was not fully applied. A re-run converges.\n\n")
 	}
 	md.WriteString(s.plan.Markdown())
 	md.WriteString("\n| output | value |\n|---|---|\n")
 	for _, o := range outs[:4] {
 		if o[1] != "" {
-			fmt.Fprintf(&md, "| %s | `%s` |\n", o[0], plan.MarkdownCell(o[1]))
+			fmt.Fprintf(&md, "| %s | %s |\n", o[0], report.CodeCell(o[1]))
 		}
 	}
 	fmt.Fprintf(&md, "| changed | %t |\n", changed)

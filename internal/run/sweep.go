@@ -129,17 +129,25 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 		}
 	}
 	var gwIDs []string
+	var gwListErr error
 	if gw != nil {
 		gwIDs, err = gw.List(ctx)
 		switch {
 		case errors.Is(err, gateway.ErrListUnsupported):
 			gwIDs = nil
 		case err != nil:
-			return fmt.Errorf("sweep: list gateway policies: %w (nothing was deleted)", err)
+			// A gateway outage must not keep roles alive: roles are still
+			// swept, and the run ends unfinished.
+			gwListErr = fmt.Errorf("list gateway policies: %w", err)
+			u.warning("sweep cannot list the gateway's policies, so it removes none of them this time: %v", err)
+			gwIDs = nil
 		}
 	}
 
 	res := &sweepResult{}
+	if gwListErr != nil {
+		res.add(&res.failed, "gateway policies (not listed)", gwListErr)
+	}
 	var toRemove []sweep.Decision
 	removedPRs := map[int]bool{}
 	for _, d := range decisions {

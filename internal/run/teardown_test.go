@@ -1,0 +1,93 @@
+package run
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/preview-access/preview-access/internal/testenv"
+)
+
+// TestTeardownSurvivesGatewayOutage: a gateway that cannot be reached does
+// not keep the role alive; the run removes it and ends unfinished, naming
+// what it left.
+func TestTeardownSurvivesGatewayOutage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	if code := h.run(); code != 0 {
+		t.Fatalf("opened: exit %d", code)
+	}
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "gateway is down", http.StatusServiceUnavailable)
+	}))
+	down.Close() // connection refused from now on
+	h.set("gateway-url", down.URL)
+	h.event("pull_request_target", "pull_request_target.closed.merged.json")
+	if code := h.run(); code != ExitError {
+		t.Fatalf("closed with the gateway down: exit %d; want 1", code)
+	}
+	if h.role(42).Exists {
+		t.Error("the role survived a gateway outage")
+	}
+	if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "gateway-policy") || !strings.Contains(msg, "the role is removed") {
+		t.Errorf("error %q; want it to say the role is removed and the gateway policy was left", msg)
+	}
+	// Back up: the next run removes the document.
+	h.set("gateway-url", testenv.OPAURL(t))
+	if code := h.run(); code != 0 {
+		t.Fatalf("re-run: exit %d", code)
+	}
+	if got, reason := allowed(t, "pr-42."+h.repo+".preview.test", "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
+		t.Errorf("after the re-run: allow %t (%q); want no preview", got, reason)
+	}
+}
+
+// TestEnvironmentScopeNeedsAToken: without a token nothing can create the
+// environment, so no role whose trust names it is created either.
+func TestEnvironmentScopeNeedsAToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.set("trust-scope", "environment", "INPUT_GITHUB-TOKEN", "")
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	h.resetCounts()
+	if code := h.run(); code != ExitError {
+		t.Fatalf("exit %d; want 1", code)
+	}
+	if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "input github-token") || !strings.Contains(msg, "trust-scope: ref") {
+		t.Errorf("error %q", msg)
+	}
+	if h.proxy.Writes() != 0 || h.role(42).Exists {
+		t.Error("a role was created")
+	}
+}
+
+// TestStaleDeploymentsAreDeactivated: a deployment left "success" by an
+// earlier run (its successor never got a status) is made inactive on the
+// next up and on teardown.
+func TestStaleDeploymentsAreDeactivated(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	if code := h.run(); code != 0 {
+		t.Fatalf("opened: exit %d", code)
+	}
+	// synchronize, but IAM fails: the new deployment has no status.
+	h.event("pull_request_target", "pull_request_target.synchronize.json")
+	h.proxy.Fail("TagRole", 20, 500)
+	if code := h.run(); code != ExitError {
+		t.Fatalf("synchronize with IAM failing: exit %d; want 1", code)
+	}
+	h.proxy.ClearFaults()
+	h.event("pull_request_target", "pull_request_target.closed.unmerged.json")
+	if code := h.run(); code != 0 {
+		t.Fatalf("closed: exit %d", code)
+	}
+	for _, d := range h.gh.Deployments(h.owner, h.repo) {
+		if s := lastState(d); s == "success" {
+			t.Errorf("deployment %d is still %q after teardown", d.ID, s)
+		}
+	}
+}
