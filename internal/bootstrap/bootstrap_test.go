@@ -124,8 +124,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, got, want string }{
-		{"boundary", o.BoundaryARN(), "arn:aws-cn:iam::123456789012:policy/preview-access-boundary"},
-		{"provisioner", o.ProvisionerRoleARN(), "arn:aws-cn:iam::123456789012:role/preview-access-provisioner"},
+		{"boundary", o.BoundaryARN(), "arn:aws-cn:iam::123456789012:policy/preview-access-boundary-Octo-Org-Shop"},
+		{"provisioner", o.ProvisionerRoleARN(), "arn:aws-cn:iam::123456789012:role/preview-access-Octo-Org-Shop"},
 		{"provider", o.OIDCProviderARN(), "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
 		{"roles", o.PreviewRoleARNPattern(), "arn:aws-cn:iam::123456789012:role/preview-access/Octo-Org/Shop/*"},
 		{"resources", strings.Join(o.withDefaults().PreviewResources, " "), "arn:aws-cn:s3:::123456789012-previews arn:aws-cn:s3:::123456789012-previews/Octo-Org/Shop/*"},
@@ -375,6 +375,8 @@ func TestProvisionerPermissions(t *testing.T) {
 				{"iam:DeleteOpenIDConnectProvider", "*", ""},
 				{"iam:CreateRole", "*", "StringNotEquals"},
 				{"iam:PutRolePermissionsBoundary", "*", "StringNotEquals"},
+				{"iam:PutRolePolicy", "*", "StringNotEquals"},
+				{"iam:AttachRolePolicy", "*", "StringNotEquals"},
 				{"iam:UntagRole", roles, "ForAnyValue:StringEquals"},
 				{"iam:TagRole", roles, "StringNotEquals"},
 			} {
@@ -390,10 +392,7 @@ func TestProvisionerPermissions(t *testing.T) {
 				}
 			}
 
-			attach := denying(d, "iam:AttachRolePolicy", roles)
-			if len(attach) != 1 {
-				t.Fatalf("got %d denies of AttachRolePolicy; want 1", len(attach))
-			}
+			attach := []Statement{stmt(t, d, "DenyAttachOutsideAllowList")}
 			if len(od.AllowedManagedPolicyARNs) == 0 {
 				if attach[0].Condition != nil {
 					t.Errorf("no allow-list but AttachRolePolicy deny is conditional: %v", attach[0].Condition)
@@ -524,5 +523,28 @@ func TestCloudFormationLint(t *testing.T) {
 				t.Errorf("cfn-lint %s: %v\n%s", name, err, out.String())
 			}
 		})
+	}
+}
+
+// TestBoundaryKeepsTheSharedBucketSafe: on the bucket every repository's
+// previews share, a preview may list, never change the bucket itself.
+func TestBoundaryKeepsTheSharedBucketSafe(t *testing.T) {
+	t.Parallel()
+	o := Options{AccountID: "123456789012", Owner: "octo-org", Repo: "shop"}
+	d := Boundary(o)
+	bucket := "arn:aws:s3:::123456789012-previews"
+	for _, s := range d.Statement {
+		if s.Effect != "Allow" || !slices.Contains(s.Resource, bucket) {
+			continue
+		}
+		for _, a := range s.Action {
+			if a != "s3:ListBucket" && a != "s3:GetBucketLocation" {
+				t.Errorf("%s allows %s on the shared bucket", s.Sid, a)
+			}
+		}
+	}
+	objects := stmt(t, d, "AllowWithinPreviewResources")
+	if !slices.Contains(objects.Resource, bucket+"/octo-org/shop/*") || slices.Contains(objects.Resource, bucket) {
+		t.Errorf("object statement resources %v; want the repository's prefix only", objects.Resource)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/preview"
 )
 
@@ -25,8 +26,12 @@ const (
 	// Audience is the aud that aws-actions/configure-aws-credentials requests.
 	Audience = "sts.amazonaws.com"
 
-	DefaultBoundaryName        = "preview-access-boundary"
-	DefaultProvisionerRoleName = "preview-access-provisioner"
+	// DefaultBoundaryTemplate and DefaultProvisionerTemplate name the
+	// boundary policy and provisioner role of one repository: both hold
+	// the repository's path and resources, so two repositories in one
+	// account need two of each.
+	DefaultBoundaryTemplate    = "preview-access-boundary-{owner}-{repo}"
+	DefaultProvisionerTemplate = "preview-access-{owner}-{repo}"
 	DefaultBranch              = "main"
 	DefaultWorkflowFile        = ".github/workflows/preview-access.yml"
 
@@ -113,11 +118,14 @@ func (o Options) withDefaults() Options {
 	if o.WorkflowFile == "" {
 		o.WorkflowFile = DefaultWorkflowFile
 	}
+	vars := naming.Vars{"owner": o.Owner, "repo": o.Repo}
 	if o.BoundaryName == "" {
-		o.BoundaryName = DefaultBoundaryName
+		// Policy names allow 128 characters; RoleName's 64 with a hash
+		// suffix keeps long names unique and is short enough.
+		o.BoundaryName = naming.RoleName(DefaultBoundaryTemplate, vars)
 	}
 	if o.ProvisionerRoleName == "" {
-		o.ProvisionerRoleName = DefaultProvisionerRoleName
+		o.ProvisionerRoleName = naming.RoleName(DefaultProvisionerTemplate, vars)
 	}
 	if o.OIDCHost == "" {
 		o.OIDCHost = DefaultOIDCHost

@@ -84,21 +84,45 @@ const version = "2012-10-17"
 //     reality.
 func Boundary(o Options) Document {
 	d := o.withDefaults()
+	// An S3 bucket is shared by every repository's previews: on the bucket
+	// itself a preview may only list (its own prefix, as its own policy
+	// says) and locate it, never change its policy, ACL or existence.
+	// Everything else — objects under the prefix, other resources — gets
+	// the whole of its service.
 	var services []string
+	var buckets, others Values
 	for _, r := range d.PreviewResources {
-		if parts := strings.SplitN(r, ":", 4); len(parts) == 4 {
-			services = append(services, parts[2]+":*")
+		parts := strings.SplitN(r, ":", 6)
+		if len(parts) < 6 {
+			continue
 		}
+		if parts[2] == "s3" && !strings.Contains(parts[5], "/") {
+			buckets = append(buckets, r)
+			continue
+		}
+		others = append(others, r)
+		services = append(services, parts[2]+":*")
 	}
 	slices.Sort(services)
 	services = slices.Compact(services)
-	return Document{Version: version, Statement: []Statement{
-		{
+	var allow []Statement
+	if len(others) > 0 {
+		allow = append(allow, Statement{
 			Sid:      "AllowWithinPreviewResources",
 			Effect:   "Allow",
 			Action:   services,
-			Resource: d.PreviewResources,
-		},
+			Resource: others,
+		})
+	}
+	if len(buckets) > 0 {
+		allow = append(allow, Statement{
+			Sid:      "AllowListingPreviewBuckets",
+			Effect:   "Allow",
+			Action:   Values{"s3:GetBucketLocation", "s3:ListBucket"},
+			Resource: buckets,
+		})
+	}
+	return Document{Version: version, Statement: append(allow, []Statement{
 		{
 			Sid:      "AllowWhoAmI",
 			Effect:   "Allow",
@@ -128,7 +152,7 @@ func Boundary(o Options) Document {
 			NotAction:   Values{"sts:GetCallerIdentity"},
 			NotResource: d.PreviewResources,
 		},
-	}}
+	}...)}
 }
 
 // ProvisionerTrust is the trust policy of the provisioner role.
@@ -325,9 +349,12 @@ func ProvisionerPermissions(o Options) Document {
 		Statement{
 			// StringNotEquals is also true when no boundary is given at all,
 			// so a role without the boundary cannot be created either.
+			// PutRolePolicy and AttachRolePolicy too: a role under the path
+			// that lacks the boundary (made by hand, then given the
+			// ownership tags) can never be granted anything.
 			Sid:      "DenyRolesWithoutTheBoundary",
 			Effect:   "Deny",
-			Action:   Values{"iam:CreateRole", "iam:PutRolePermissionsBoundary"},
+			Action:   Values{"iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:AttachRolePolicy"},
 			Resource: Values{"*"},
 			Condition: map[string]map[string]Values{
 				"StringNotEquals": {"iam:PermissionsBoundary": {boundary}},

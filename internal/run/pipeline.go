@@ -137,7 +137,7 @@ func sampleDefaults(lookup func(string) string) func(string) string {
 		case "account-id":
 			return "123456789012"
 		case "permissions-boundary":
-			return "arn:aws:iam::123456789012:policy/preview-access-boundary"
+			return "arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org-shop"
 		case "preview-url":
 			return "https://pr-{number}.preview.example.com"
 		}
