@@ -2,10 +2,12 @@
 // needs (pull requests, the access file, the sticky comment, deployments and
 // environments), over go-github with a retrying transport.
 //
-// Every write is idempotent: each Ensure/Upsert/Deactivate/Delete operation
-// first reads what is there and returns changed=false without writing when
-// GitHub already matches, so a re-run on an unchanged pull request makes no
-// writes. Errors say which token permission is missing; the token itself never
+// The Ensure/Upsert/Write/Deactivate/Delete operations are idempotent: they
+// compare with what is there (read by them, or by the caller's observe) and
+// return changed=false without writing when GitHub already matches. The
+// plain Create/Set calls write unconditionally; the caller plans them from
+// observed state, so a re-run on an unchanged pull request makes no writes.
+// Errors say which token permission is missing; the token itself never
 // appears in an error or a log line.
 package ghapi
 

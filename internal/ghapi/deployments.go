@@ -33,27 +33,6 @@ func (s DeploymentState) Current(sha, url string) bool {
 	return s.Exists() && s.SHA() == sha && s.State() == "success" && s.URL() == url
 }
 
-// Deployment reads the latest deployment for an environment and its latest
-// status. An environment without deployments is a zero DeploymentState.
-func (c *Client) Deployment(ctx context.Context, owner, repo, environment string) (DeploymentState, error) {
-	o := c.deploymentsRead(owner, repo, environment)
-	// GitHub lists deployments newest first.
-	ds, _, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, &github.DeploymentsListOptions{
-		Environment: environment, ListOptions: github.ListOptions{PerPage: 1},
-	})
-	if err != nil {
-		return DeploymentState{}, o.fail(err)
-	}
-	if len(ds) == 0 {
-		return DeploymentState{}, nil
-	}
-	st, err := c.latestStatus(ctx, owner, repo, ds[0].GetID(), o)
-	if err != nil {
-		return DeploymentState{}, err
-	}
-	return DeploymentState{Deployment: ds[0], Status: st}, nil
-}
-
 // Deployments reads every deployment of an environment, newest first, each
 // with its latest status. The statuses are read concurrently, so this
 // costs two round trips however many deployments there are.
@@ -94,50 +73,6 @@ func (c *Client) Deployments(ctx context.Context, owner, repo, environment strin
 		return nil, err
 	}
 	return out, nil
-}
-
-// EnsureDeployment makes the environment's latest deployment one of sha
-// with a success status whose environment_url is url. When it already is,
-// nothing is written. Otherwise it creates a deployment (auto_merge false:
-// GitHub must never merge the base branch into the PR's branch;
-// required_contexts empty: the preview is not gated on checks; transient,
-// not production) with a success status, and marks the environment's older
-// deployments inactive, which GitHub does not do itself for transient
-// environments.
-//
-// The deployment's ref is sha when sha is set: a fork's branch does not
-// exist in the base repository, a same-repo branch may have moved on, and a
-// branch name is untrusted text. ref is used only when sha is empty.
-func (c *Client) EnsureDeployment(ctx context.Context, owner, repo, environment, ref, sha, url string) (changed bool, err error) {
-	if environment == "" {
-		return false, errors.New("deployment: empty environment name")
-	}
-	if sha == "" && ref == "" {
-		return false, errors.New("deployment: neither a commit SHA nor a ref to deploy")
-	}
-	cur, err := c.Deployment(ctx, owner, repo, environment)
-	if err != nil {
-		return false, err
-	}
-	if cur.Current(sha, url) || (sha == "" && cur.Exists() && cur.Deployment.GetRef() == ref && cur.State() == "success" && cur.URL() == url) {
-		return false, nil
-	}
-
-	target := sha
-	if target == "" {
-		target = ref
-	}
-	id, err := c.CreateDeployment(ctx, owner, repo, environment, target)
-	if err != nil {
-		return false, err
-	}
-	if err := c.SetDeploymentStatus(ctx, owner, repo, id, "success", url); err != nil {
-		return true, err
-	}
-	if _, err := c.deactivate(ctx, owner, repo, environment, id); err != nil {
-		return true, err
-	}
-	return true, nil
 }
 
 // CreateDeployment creates a deployment of ref (a commit SHA, preferably)

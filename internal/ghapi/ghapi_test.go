@@ -306,24 +306,24 @@ type deployCall struct {
 	ProductionEnvironment *bool     `json:"production_environment"`
 }
 
-func TestEnsureDeployment(t *testing.T) {
+func TestDeployments(t *testing.T) {
 	t.Parallel()
 	c, srv, _ := setup(t)
 	ctx := context.Background()
 	const env, url = "preview-pr-42", "https://pr-42.preview.example.com"
 
-	st, err := c.Deployment(ctx, owner, repo, env)
-	if err != nil || st.Exists() {
-		t.Fatalf("Deployment before: got %+v, %v; want none", st, err)
+	ds, err := c.Deployments(ctx, owner, repo, env)
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("Deployments before: got %+v, %v; want none", ds, err)
 	}
 
-	changed, err := c.EnsureDeployment(ctx, owner, repo, env, "feature/login", sha1, url)
-	if err != nil || !changed {
-		t.Fatalf("EnsureDeployment: got %v, %v; want true, nil", changed, err)
+	id1, err := c.CreateDeployment(ctx, owner, repo, env, sha1)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ws := srv.Writes()
-	if len(ws) != 2 || ws[0].Path != "/repos/octo-org/shop/deployments" || !strings.HasSuffix(ws[1].Path, "/statuses") {
-		t.Fatalf("writes: got %v; want a deployment and a status", writes(srv))
+	if len(ws) != 1 || ws[0].Path != "/repos/octo-org/shop/deployments" {
+		t.Fatalf("writes: got %v; want one deployment", writes(srv))
 	}
 	var req deployCall
 	if err := json.Unmarshal([]byte(ws[0].Body), &req); err != nil {
@@ -334,41 +334,35 @@ func TestEnsureDeployment(t *testing.T) {
 	if diff := cmp.Diff(want, req); diff != "" {
 		t.Errorf("deployment request (-want +got):\n%s", diff)
 	}
-
-	st, err = c.Deployment(ctx, owner, repo, env)
-	if err != nil || !st.Current(sha1, url) {
-		t.Errorf("Deployment after: got sha %q state %q url %q, %v; want current", st.SHA(), st.State(), st.URL(), err)
+	if ds, _ := c.Deployments(ctx, owner, repo, env); len(ds) != 1 || ds[0].State() != "" {
+		t.Errorf("a new deployment has no status yet: %+v", ds)
+	}
+	if err := c.SetDeploymentStatus(ctx, owner, repo, id1, "success", url); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = c.Deployments(ctx, owner, repo, env)
+	if err != nil || len(ds) != 1 || !ds[0].Current(sha1, url) {
+		t.Errorf("Deployments after: %+v, %v; want one current", ds, err)
 	}
 
-	// Re-run: nothing written.
+	// A push: a second deployment, listed first.
+	id2, err := c.CreateDeployment(ctx, owner, repo, env, sha2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetDeploymentStatus(ctx, owner, repo, id2, "success", url); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = c.Deployments(ctx, owner, repo, env)
+	if err != nil || len(ds) != 2 || ds[0].SHA() != sha2 || ds[1].SHA() != sha1 {
+		t.Fatalf("Deployments: %+v, %v; want the newest first", ds, err)
+	}
+
+	// Teardown, twice: the second writes nothing.
 	srv.ResetCalls()
-	changed, err = c.EnsureDeployment(ctx, owner, repo, env, "feature/login", sha1, url)
-	if err != nil || changed || len(srv.Writes()) != 0 {
-		t.Errorf("re-run: changed %v, err %v, writes %v; want no writes", changed, err, writes(srv))
-	}
-
-	// A push: a new deployment, the old one inactive.
-	srv.PushPullRequest(owner, repo, 42, sha2)
-	changed, err = c.EnsureDeployment(ctx, owner, repo, env, "feature/login", sha2, url)
-	if err != nil || !changed {
-		t.Fatalf("after push: got %v, %v", changed, err)
-	}
-	ds := srv.Deployments(owner, repo)
-	if len(ds) != 2 {
-		t.Fatalf("deployments: got %d; want 2", len(ds))
-	}
-	if got := last(ds[0]); got != "inactive" {
-		t.Errorf("old deployment state: got %q; want inactive", got)
-	}
-	if got := last(ds[1]); got != "success" || ds[1].SHA != sha2 {
-		t.Errorf("new deployment: got %q at %s; want success at %s", got, ds[1].SHA, sha2)
-	}
-
-	// Teardown, twice.
-	srv.ResetCalls()
-	changed, err = c.DeactivateDeployments(ctx, owner, repo, env)
-	if err != nil || !changed || len(srv.Writes()) != 1 {
-		t.Errorf("deactivate: changed %v, err %v, writes %v; want one status write", changed, err, writes(srv))
+	changed, err := c.DeactivateDeployments(ctx, owner, repo, env)
+	if err != nil || !changed || len(srv.Writes()) != 2 {
+		t.Errorf("deactivate: changed %v, err %v, writes %v; want two status writes", changed, err, writes(srv))
 	}
 	srv.ResetCalls()
 	changed, err = c.DeactivateDeployments(ctx, owner, repo, env)
@@ -532,7 +526,7 @@ func TestPermissionErrors(t *testing.T) {
 			name:  "deployment needs deployments write",
 			perms: map[string]string{fakegithub.PermDeployments: fakegithub.Read},
 			call: func(c *Client) error {
-				_, err := c.EnsureDeployment(ctx, owner, repo, "preview-pr-42", "", sha1, "")
+				_, err := c.CreateDeployment(ctx, owner, repo, "preview-pr-42", sha1)
 				return err
 			},
 			wantPermission: "deployments: write",
@@ -694,7 +688,7 @@ func TestRetries(t *testing.T) {
 		t.Parallel()
 		c, srv, w := setup(t)
 		srv.SecondaryRateLimitNext("POST", "/repos/octo-org/shop/deployments", 1, "3")
-		if _, err := c.EnsureDeployment(ctx, owner, repo, "preview-pr-42", "", sha1, "https://x.example"); err != nil {
+		if _, err := c.CreateDeployment(ctx, owner, repo, "preview-pr-42", sha1); err != nil {
 			t.Fatal(err)
 		}
 		if got := w.get(); !cmp.Equal(got, []time.Duration{3 * time.Second}) {
