@@ -88,3 +88,14 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("IdempotencyKey(nil) = %s; want %s", got, want)
 	}
 }
+
+// TestSignatureVector pins the contract: the README gives this vector to
+// receivers written in other languages.
+func TestSignatureVector(t *testing.T) {
+	t.Parallel()
+	got := Sign("0123456789abcdef-secret", time.Unix(1700000000, 0), "DELETE", "/hooks/previews/gh-1-pr-42", nil)
+	const want = "t=1700000000,v1=9450f06e5d0dedefeabe65d0aa22e22838d7b0774416bbe9518e2d4f9174ccbf"
+	if got != want {
+		t.Errorf("Sign = %q; want %q", got, want)
+	}
+}
