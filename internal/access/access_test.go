@@ -2,7 +2,6 @@ package access
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/access")
+	goldenfile "github.com/preview-access/preview-access/internal/testenv/golden"
+)
 
 // TestGolden parses every testdata/access/*.yml and compares the outcome (the
 // File as JSON, or the error text) with the file's .golden twin.
@@ -46,7 +45,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			golden := strings.TrimSuffix(path, ".yml") + ".golden"
-			if *update {
+			if goldenfile.Update() {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}

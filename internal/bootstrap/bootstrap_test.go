@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/preview-access/preview-access/internal/testenv/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/bootstrap")
 
 func ptr[T any](v T) *T { return &v }
 
@@ -461,27 +459,15 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				golden(t, filepath.Join("..", "..", "testdata", "bootstrap", name+"."+ext), got)
+				checkGolden(t, filepath.Join("..", "..", "testdata", "bootstrap", name+"."+ext), got)
 			})
 		}
 	}
 }
 
-func golden(t *testing.T, path string, got []byte) {
+func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s\nrun go test ./internal/bootstrap -update if the change is intended", path, diff)
-	}
+	golden.Check(t, path, got)
 }
 
 func cfnLint(t *testing.T) string {

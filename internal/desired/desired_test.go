@@ -3,26 +3,21 @@ package desired
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/testenv/golden"
 	"github.com/preview-access/preview-access/templates"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func sample() preview.Preview {
 	return preview.Preview{
@@ -82,7 +77,7 @@ func TestGolden(t *testing.T) {
 			buf.Write(pretty(s.Role.Trust))
 			buf.WriteString("\npermission policy:\n")
 			buf.Write(pretty(s.Role.Policy))
-			golden(t, "up-"+scope+".txt", buf.Bytes())
+			checkGolden(t, "up-"+scope+".txt", buf.Bytes())
 			if strings.Contains(buf.String(), "echo") || strings.Contains(buf.String(), "pwned") {
 				t.Error("branch name or title reached the desired state")
 			}
@@ -116,19 +111,7 @@ func pretty(doc []byte) []byte {
 	return buf.Bytes()
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", name, diff)
-	}
+	golden.Check(t, filepath.Join("..", "..", "testdata", "golden", name), got)
 }

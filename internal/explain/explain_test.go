@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,9 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/preview-access/preview-access/internal/testenv/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/explain")
 
 func read(t *testing.T, name string) []byte {
 	t.Helper()
@@ -127,25 +125,12 @@ func TestEvaluateChecks(t *testing.T) {
 	if err := res.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "default-branch.txt", b.Bytes())
+	checkGolden(t, "default-branch.txt", b.Bytes())
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "explain", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, filepath.Join("..", "..", "testdata", "explain", name), got)
 }
 
 func TestEvaluatePolicyForms(t *testing.T) {

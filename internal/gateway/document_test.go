@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -12,9 +11,8 @@ import (
 
 	"github.com/preview-access/preview-access/internal/access"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/testenv/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/gateway")
 
 func testPreview() preview.Preview {
 	return preview.Preview{
@@ -27,21 +25,9 @@ func testPreview() preview.Preview {
 
 var testExpiry = time.Date(2030, 1, 2, 3, 4, 5, 999, time.FixedZone("CET", 3600))
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := "../../testdata/gateway/" + name
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
-	}
+	golden.Check(t, "../../testdata/gateway/"+name, got)
 }
 
 func TestBuildGolden(t *testing.T) {
@@ -71,7 +57,7 @@ func TestBuildGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "document-"+tc.name+".golden.json", b)
+			checkGolden(t, "document-"+tc.name+".golden.json", b)
 
 			again, _ := Marshal(d)
 			if string(again) != string(b) {

@@ -3,32 +3,17 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/preview-access/preview-access/internal/testenv/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 const provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
@@ -41,12 +26,12 @@ func TestTrustGolden(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	json.Indent(&buf, Trust(refOptions("42")), "", "  ")
-	golden(t, "trust-ref.json", append(buf.Bytes(), '\n'))
+	checkGolden(t, "trust-ref.json", append(buf.Bytes(), '\n'))
 
 	buf.Reset()
 	env := TrustOptions{ProviderARN: provider, Scope: ScopeEnvironment, Subject: "repo:octo-org/shop:environment:preview-pr-42", RepositoryID: 123456789, Environment: "preview-pr-42"}
 	json.Indent(&buf, Trust(env), "", "  ")
-	golden(t, "trust-environment.json", append(buf.Bytes(), '\n'))
+	checkGolden(t, "trust-environment.json", append(buf.Bytes(), '\n'))
 }
 
 // admits evaluates a trust policy the way STS does for the shape we
