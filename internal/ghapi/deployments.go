@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -71,6 +72,32 @@ func (c *Client) Deployments(ctx context.Context, owner, repo, environment strin
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// RecentDeployments lists the repository's deployments of every
+// environment, newest first, back to since: sweep's one listing to find
+// previews whose records outlived their role.
+func (c *Client) RecentDeployments(ctx context.Context, owner, repo string, since time.Time) ([]*github.Deployment, error) {
+	o := op{action: fmt.Sprintf("list deployments of %s/%s", owner, repo), permission: "deployments: read"}
+	var out []*github.Deployment
+	opts := &github.DeploymentsListOptions{ListOptions: github.ListOptions{PerPage: perPage}}
+	for page := 0; page < maxPages; page++ {
+		ds, resp, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, opts)
+		if err != nil {
+			return nil, o.fail(err)
+		}
+		for _, d := range ds {
+			if d.GetCreatedAt().Before(since) {
+				return out, nil
+			}
+			out = append(out, d)
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
 	}
 	return out, nil
 }

@@ -114,6 +114,27 @@ func Expand(tmpl string, vars Vars) string {
 	})
 }
 
+// NumberPattern matches the names tmpl renders for every PR number, the
+// other placeholders filled from vars, and captures the number. Sweep uses
+// it to read PR numbers back out of environment names.
+func NumberPattern(tmpl string, vars Vars) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?i)^")
+	last := 0
+	for _, loc := range placeRE.FindAllStringIndex(tmpl, -1) {
+		b.WriteString(regexp.QuoteMeta(tmpl[last:loc[0]]))
+		if name := tmpl[loc[0]+1 : loc[1]-1]; name == "number" {
+			b.WriteString(`([1-9][0-9]{0,9})`)
+		} else {
+			b.WriteString(regexp.QuoteMeta(vars[name]))
+		}
+		last = loc[1]
+	}
+	b.WriteString(regexp.QuoteMeta(tmpl[last:]))
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
 // RoleName renders tmpl and reduces it to IAM's alphabet and length: every
 // character outside [A-Za-z0-9+=,.@_-] becomes '-', and a name over 64
 // characters is cut and ended with '-' and 8 hex digits of the SHA-256 of

@@ -122,3 +122,20 @@ func FuzzRoleName(f *testing.F) {
 		}
 	})
 }
+
+func TestNumberPattern(t *testing.T) {
+	t.Parallel()
+	re := NumberPattern("preview-{repo}-pr-{number}", Vars{"repo": "shop.v2"})
+	for name, want := range map[string]string{
+		"preview-shop.v2-pr-42": "42", "Preview-Shop.v2-PR-7": "7",
+		"preview-shopxv2-pr-42": "", "preview-shop.v2-pr-": "", "preview-shop.v2-pr-042": "", "staging": "",
+	} {
+		got := ""
+		if m := re.FindStringSubmatch(name); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("NumberPattern matches %q as %q; want %q", name, got, want)
+		}
+	}
+}

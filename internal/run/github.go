@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -27,6 +28,7 @@ type GitHubAPI interface {
 	CreateDeployment(ctx context.Context, owner, repo, environment, ref string) (int64, error)
 	SetDeploymentStatus(ctx context.Context, owner, repo string, id int64, state, url string) error
 	DeactivateDeployments(ctx context.Context, owner, repo, environment string) (bool, error)
+	RecentDeployments(ctx context.Context, owner, repo string, since time.Time) ([]*github.Deployment, error)
 	Environment(ctx context.Context, owner, repo, env string) (ghapi.EnvironmentState, error)
 	EnsureEnvironment(ctx context.Context, owner, repo, env, ref string) (bool, error)
 	DeleteEnvironment(ctx context.Context, owner, repo, env string) (bool, error)

@@ -48,9 +48,11 @@ func newHarness(t *testing.T, ghOpts ...fakegithub.Option) *harness {
 	t.Helper()
 	moto := testenv.MotoURL(t)
 	h := &harness{
-		t:      t,
-		proxy:  faultproxy.New(t, moto),
-		gh:     fakegithub.New(t, ghOpts...),
+		t:     t,
+		proxy: faultproxy.New(t, moto),
+		// GitHub's clock starts a day before the run's, as if the PR's
+		// history had just happened.
+		gh:     fakegithub.New(t, append([]fakegithub.Option{fakegithub.WithEpoch(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}, ghOpts...)...),
 		iam:    testenv.IAMClient(t, moto),
 		dir:    t.TempDir(),
 		repoID: 100000000 + rand.Int64N(899999999),

@@ -160,6 +160,15 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 		}
 	}
 	orphanDocs := sweep.GatewayIDs(gwIDs, repoID, open, removedPRs)
+	// Records that outlived their role and document: a teardown that
+	// removed the role but failed on GitHub leaves a deployment "success"
+	// and a comment that still offers access. Found through one listing of
+	// the repository's recent deployments.
+	staleEnvs, err := staleRecords(ctx, gh, cfg, target, open, removedPRs, orphanDocs, env.Now())
+	if err != nil {
+		res.add(&res.failed, "GitHub records (not listed)", err)
+		u.warning("sweep cannot list the repository's deployments: %v", err)
+	}
 
 	pl := plan.Plan{Mode: "sweep"}
 	for _, d := range toRemove {
@@ -167,6 +176,9 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 	}
 	for _, id := range slices.Sorted(maps.Keys(orphanDocs)) {
 		pl.Add(plan.Change{Resource: "gateway-policy", Name: id, Action: plan.Delete, Detail: fmt.Sprintf("pull request %d", orphanDocs[id])})
+	}
+	for _, envName := range slices.Sorted(maps.Keys(staleEnvs)) {
+		pl.Add(plan.Change{Resource: "github-deployment", Name: envName, Action: plan.Update, Detail: fmt.Sprintf("inactive: pull request %d is closed", staleEnvs[envName])})
 	}
 	if len(pl.Changes) == 0 {
 		pl.Add(plan.Change{Resource: "previews", Name: target.FullName(), Action: plan.NoOp, Detail: fmt.Sprintf("%d kept, nothing to remove", len(res.kept))})
@@ -182,7 +194,7 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 
 	// Re-check right before deleting: a PR reopened since the first
 	// listing keeps its preview. One more listing, not one call per PR.
-	if gh != nil && (len(toRemove) > 0 || len(orphanDocs) > 0) {
+	if gh != nil && (len(toRemove) > 0 || len(orphanDocs) > 0 || len(staleEnvs) > 0) {
 		fresh, err := openPRs(ctx, gh, target)
 		if err != nil {
 			return fmt.Errorf("sweep: re-check open pull requests: %w (nothing was deleted)", err)
@@ -215,6 +227,11 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 		}
 		jobOf(n).doc = id
 	}
+	for _, n := range staleEnvs {
+		if open == nil || !open[n] {
+			jobOf(n) // GitHub records only
+		}
+	}
 	sw := &sweeper{
 		env: env, cfg: cfg, target: target, repoID: repoID, res: res, gh: gh, gw: gw,
 		reads: api, writes: gateWrites(writeAPI, min(cfg.Concurrency, maxWritesInFlight)),
@@ -232,6 +249,69 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 		return fmt.Errorf("sweep left %d previews behind: %s; a re-run finishes the job: %w", len(res.failed), strings.Join(res.failed, ", "), errors.Join(res.errs...))
 	}
 	return nil
+}
+
+// staleRecords finds the environments of closed PRs that still have an
+// active deployment although sweep removes nothing else of theirs: the
+// repository's deployments of the last ttl and a day are listed once, and
+// only the environments of closed PRs are read further.
+func staleRecords(ctx context.Context, gh GitHubAPI, cfg config.Config, target preview.Preview, open, removed map[int]bool, docs map[string]int, now time.Time) (map[string]int, error) {
+	if gh == nil || !cfg.Deployment || open == nil {
+		return nil, nil
+	}
+	deps, err := gh.RecentDeployments(ctx, target.Owner, target.Repo, now.Add(-cfg.TTL-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	handled := map[int]bool{}
+	for n := range removed {
+		handled[n] = true
+	}
+	for _, n := range docs {
+		handled[n] = true
+	}
+	pattern := naming.NumberPattern(cfg.EnvironmentTemplate, naming.NameVars(target))
+	candidates := map[string]int{}
+	for _, d := range deps {
+		m := pattern.FindStringSubmatch(d.GetEnvironment())
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		if !open[n] && !handled[n] {
+			candidates[d.GetEnvironment()] = n
+		}
+	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		errs  []error
+		stale = map[string]int{}
+		sem   = make(chan struct{}, readConcurrency)
+	)
+	for envName, n := range candidates {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			states, err := gh.Deployments(ctx, target.Owner, target.Repo, envName)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			for _, st := range states {
+				if st.State() != "inactive" {
+					stale[envName] = n
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return stale, errors.Join(errs...)
 }
 
 // commonPrefix is the part of a path template before its first

@@ -1,11 +1,14 @@
 package run
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/preview-access/preview-access/internal/testenv"
 )
 
@@ -89,5 +92,41 @@ func TestStaleDeploymentsAreDeactivated(t *testing.T) {
 		if s := lastState(d); s == "success" {
 			t.Errorf("deployment %d is still %q after teardown", d.ID, s)
 		}
+	}
+}
+
+// TestSweepFindsRecordsThatOutlivedTheirRole: the role of a closed PR is
+// gone but its deployment still says success and its comment still offers
+// access (a teardown that failed on GitHub). Sweep finds them through the
+// repository's deployments and revokes them; a second sweep writes nothing.
+func TestSweepFindsRecordsThatOutlivedTheirRole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.open(5, 6)
+	// Teardown removed PR 5's role, then GitHub failed.
+	ctx := context.Background()
+	h.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(h.roleName(5)), PolicyName: aws.String("preview-access")})
+	if _, err := h.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(h.roleName(5))}); err != nil {
+		t.Fatal(err)
+	}
+	h.gh.ClosePullRequest(h.owner, h.repo, 5, true)
+
+	h.set("dry-run", "true")
+	if code := h.sweep(); code != 0 || !strings.Contains(h.stdout.String(), "inactive: pull request 5 is closed") {
+		t.Fatalf("dry run: exit %d; want the stale deployment planned:\n%s", code, h.stdout.String())
+	}
+	h.set("dry-run", "false")
+	if code := h.sweep(); code != 0 {
+		t.Fatalf("sweep: exit %d", code)
+	}
+	h.checkRevoked(5)
+	h.checkLive(6)
+
+	h.resetCounts()
+	if code := h.sweep(); code != 0 {
+		t.Fatalf("second sweep: exit %d", code)
+	}
+	if _, ghW := h.writes(); len(ghW) != 0 || h.proxy.Writes() != 0 {
+		t.Errorf("second sweep wrote: GitHub %v, IAM %d; want nothing", ghW, h.proxy.Writes())
 	}
 }

@@ -141,9 +141,9 @@ func repoJSON(base string, full string, id int64, owner user, private, fork bool
 		"url":            base + "/repos/" + full,
 		"default_branch": defaultBranch,
 		"visibility":     map[bool]string{true: "private", false: "public"}[private],
-		"created_at":     ts(epoch.Add(-365 * 24 * time.Hour)),
-		"updated_at":     ts(epoch),
-		"pushed_at":      ts(epoch),
+		"created_at":     ts(defaultEpoch.Add(-365 * 24 * time.Hour)),
+		"updated_at":     ts(defaultEpoch),
+		"pushed_at":      ts(defaultEpoch),
 	}
 }
 

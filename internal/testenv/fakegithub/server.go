@@ -106,6 +106,10 @@ func WithActor(login, typ string) Option {
 	return func(s *Server) { s.actor = user{Login: login, Type: typ} }
 }
 
+// WithEpoch starts the fake's clock at t (default 2024-05-01 12:00 UTC), for
+// tests whose code compares GitHub's timestamps with its own clock.
+func WithEpoch(t time.Time) Option { return func(s *Server) { s.epoch = t } }
+
 // Server is the fake. All methods are safe for concurrent use.
 type Server struct {
 	t   testing.TB
@@ -120,6 +124,7 @@ type Server struct {
 	token   string
 	perms   map[string]string
 	actor   user
+	epoch   time.Time // the clock's start; it moves one second per write
 	latency time.Duration
 	faults  []*Fault
 	calls   []Call
@@ -138,6 +143,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		actor:    user{Login: "github-actions[bot]", Type: "Bot", ID: 41898282},
 		nextID:   1000,
 		repos:    make(map[string]*repo),
+		epoch:    defaultEpoch,
 	}
 	for _, o := range opts {
 		o(s)

@@ -128,7 +128,8 @@ type repo struct {
 	envOrder    []string
 }
 
-var epoch = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+// defaultEpoch starts the fake's clock unless WithEpoch sets another.
+var defaultEpoch = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 func (s *Server) id() int64 {
 	s.nextID++
@@ -138,7 +139,7 @@ func (s *Server) id() int64 {
 // now is a clock that moves one second per call, so timestamps order
 // writes the way GitHub's would.
 func (s *Server) now() time.Time {
-	return epoch.Add(time.Duration(s.id()) * time.Second)
+	return s.epoch.Add(time.Duration(s.id()) * time.Second)
 }
 
 // repoLocked returns the repository, creating it with defaults when absent.
@@ -245,7 +246,7 @@ func (s *Server) AddPullRequest(owner, name string, pr PullRequest) {
 		pr.HeadSHA = fakeSHA(fmt.Sprintf("%s/%s#%d@%s", owner, name, pr.Number, pr.HeadRef))
 	}
 	if pr.CreatedAt.IsZero() {
-		pr.CreatedAt = epoch.Add(time.Duration(pr.Number) * time.Minute)
+		pr.CreatedAt = s.epoch.Add(time.Duration(pr.Number) * time.Minute)
 	}
 	if pr.UpdatedAt.IsZero() {
 		pr.UpdatedAt = pr.CreatedAt
