@@ -66,6 +66,10 @@ type Config struct {
 	AccessFile    string
 
 	Concurrency int
+
+	// Offline plans against an empty account and reads neither AWS nor
+	// GitHub: the built-in sample, whose account is not the caller's.
+	Offline bool
 }
 
 // LogValue keeps secrets out of logs.

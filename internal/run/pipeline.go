@@ -67,6 +67,7 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	}
 
 	var ev event.Event
+	sample := false
 	switch {
 	case f.event != "":
 		data, err := env.ReadFile(f.event)
@@ -111,6 +112,7 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 			return err
 		}
 		modeLookup = sampleDefaults(modeLookup)
+		sample = true
 	default:
 		return fmt.Errorf("%w: %s needs --event FILE or --repo OWNER/REPO", errUsage, cmd)
 	}
@@ -122,6 +124,9 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	}
 	if cmd == "plan" {
 		cfg.DryRun = true
+	}
+	if sample {
+		cfg.Offline = true
 	}
 	return runEvent(ctx, env, u, cfg, ev, f.output)
 }
@@ -173,9 +178,12 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 	default:
 		return fmt.Errorf("mode %q is not known", mode)
 	}
-	gh, err := newGitHub(env, u, cfg)
-	if err != nil {
-		return err
+	var gh GitHubAPI
+	if !cfg.Offline {
+		var err error
+		if gh, err = newGitHub(env, u, cfg); err != nil {
+			return err
+		}
 	}
 	if mode == config.ModeSweep {
 		return runSweep(ctx, env, u, cfg, gh, ev)
@@ -186,7 +194,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		// environment condition: never create such a role.
 		return &config.InputError{Input: "github-token", What: "trust-scope environment needs a token that can create environments", Fix: "pass a GitHub App token with Administration: write, or use trust-scope: ref"}
 	}
-	if gh == nil {
+	if gh == nil && !cfg.Offline {
 		u.warning("no GitHub token: skipping the PR re-read, access file, comment, deployment and environment (set github-token)")
 	}
 

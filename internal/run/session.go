@@ -275,6 +275,10 @@ func (s *session) connect(ctx context.Context) error {
 		}
 		s.gw = d
 	}
+	if s.cfg.Offline {
+		s.offline = true
+		return nil
+	}
 	awsCfg, err := s.env.LoadAWS(ctx, s.cfg.Region)
 	if err == nil {
 		_, err = awsCfg.Credentials.Retrieve(ctx)
