@@ -34,26 +34,17 @@ func (s DeploymentState) Current(sha, url string) bool {
 	return s.Exists() && s.SHA() == sha && s.State() == "success" && s.URL() == url
 }
 
-// Deployments reads every deployment of an environment, newest first, each
-// with its latest status. The statuses are read concurrently, so this
-// costs two round trips however many deployments there are.
+// Deployments reads the newest deployments of an environment (at most
+// maxDeployments), newest first, each with its latest status, read eight
+// at a time. Older ones are not read: every successful up makes all but
+// the newest inactive, so only the newest few can still be active.
 func (c *Client) Deployments(ctx context.Context, owner, repo, environment string) ([]DeploymentState, error) {
 	o := c.deploymentsRead(owner, repo, environment)
-	var all []*github.Deployment
-	opts := &github.DeploymentsListOptions{Environment: environment, ListOptions: github.ListOptions{PerPage: perPage}}
-	for page := 0; ; page++ {
-		if page == maxPages {
-			return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
-		}
-		ds, resp, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, opts)
-		if err != nil {
-			return nil, o.fail(err)
-		}
-		all = append(all, ds...)
-		if resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
+	all, _, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, &github.DeploymentsListOptions{
+		Environment: environment, ListOptions: github.ListOptions{PerPage: maxDeployments},
+	})
+	if err != nil {
+		return nil, o.fail(err)
 	}
 	out := make([]DeploymentState, len(all))
 	errs := make([]error, len(all))
@@ -75,6 +66,10 @@ func (c *Client) Deployments(ctx context.Context, owner, repo, environment strin
 	}
 	return out, nil
 }
+
+// maxDeployments bounds how many of an environment's deployments
+// Deployments reads.
+const maxDeployments = 16
 
 // RecentDeployments lists the repository's deployments of every
 // environment, newest first, back to since: sweep's one listing to find

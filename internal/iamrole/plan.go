@@ -113,8 +113,13 @@ func PlanUp(d Desired, o Observed, now time.Time) (steps []Step, warnings []stri
 			},
 		})
 	}
+	// grantPhase orders grants after a boundary change: the provisioner
+	// policy refuses PutRolePolicy and AttachRolePolicy on a role that does
+	// not carry the boundary yet.
+	grantPhase := 0
 	switch {
 	case d.Boundary != "" && o.Boundary != d.Boundary:
+		grantPhase = 1
 		b := d.Boundary
 		action := plan.Update
 		if o.Boundary == "" {
@@ -159,13 +164,13 @@ func PlanUp(d Desired, o Observed, now time.Time) (steps []Step, warnings []stri
 	}
 	switch {
 	case o.Policy == nil:
-		steps = append(steps, putPolicy(name, d.Policy, plan.Create, "inline policy "+PolicyName, 0))
+		steps = append(steps, putPolicy(name, d.Policy, plan.Create, "inline policy "+PolicyName, grantPhase))
 	case !policy.Equal(o.Policy, d.Policy):
-		steps = append(steps, putPolicy(name, d.Policy, plan.Update, "inline policy "+PolicyName+" differs", 0))
+		steps = append(steps, putPolicy(name, d.Policy, plan.Update, "inline policy "+PolicyName+" differs", grantPhase))
 	}
 	for _, arn := range d.ManagedPolicies {
 		if !slices.Contains(o.Managed, arn) {
-			steps = append(steps, attach(name, arn, 0))
+			steps = append(steps, attach(name, arn, grantPhase))
 		}
 	}
 	for _, arn := range o.Managed {

@@ -187,3 +187,23 @@ func TestDiffTags(t *testing.T) {
 		})
 	}
 }
+
+// TestGrantsFollowABoundaryChange: the provisioner may put or attach
+// policies only on a role that already carries the boundary.
+func TestGrantsFollowABoundaryChange(t *testing.T) {
+	t.Parallel()
+	d := desired()
+	o := observedFrom(d)
+	o.Boundary, o.Policy, o.Managed = "arn:aws:iam::123456789012:policy/old", nil, nil
+	steps, _, err := PlanUp(d, o, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase := map[string]int{}
+	for _, s := range steps {
+		phase[s.Change.Resource] = s.Phase
+	}
+	if phase["permissions-boundary"] >= phase["inline-policy"] || phase["permissions-boundary"] >= phase["managed-policy"] {
+		t.Errorf("phases %v; want the boundary before the grants", phase)
+	}
+}

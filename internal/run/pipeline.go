@@ -195,7 +195,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		return &config.InputError{Input: "github-token", What: "trust-scope environment needs a token that can create environments", Fix: "pass a GitHub App token with Administration: write, or use trust-scope: ref"}
 	}
 	if gh == nil && !cfg.Offline {
-		u.warning("no GitHub token: skipping the PR re-read, access file, comment, deployment and environment (set github-token)")
+		u.warning("no GitHub token: skipping the PR re-read, comment, deployment and environment; a permissions template or access file cannot be read either (set github-token)")
 	}
 
 	owner, repo := repoOf(env, ev)

@@ -136,21 +136,27 @@ func (s *session) run(ctx context.Context) error {
 	if err := s.printPlan(); err != nil {
 		return err
 	}
+	var unread []error
+	for _, what := range slices.Sorted(maps.Keys(obs.unread)) {
+		unread = append(unread, fmt.Errorf("teardown could not read the %s, so it leaves it as it is (a re-run finishes): %w", what, obs.unread[what]))
+	}
 	if s.cfg.DryRun {
+		for _, err := range unread {
+			s.u.warning("%v", err)
+		}
 		s.printDocuments()
 		return s.report(false, false)
 	}
 	if err := s.apply(ctx); err != nil {
 		_ = s.report(true, false)
-		return err
+		return errors.Join(append([]error{err}, unread...)...)
 	}
-	if len(obs.unread) > 0 {
+	if len(unread) > 0 {
 		_ = s.report(true, false)
-		var errs []error
-		for _, what := range slices.Sorted(maps.Keys(obs.unread)) {
-			errs = append(errs, fmt.Errorf("teardown could not read the %s, so it was left as it is (the role is removed; a re-run or sweep finishes): %w", what, obs.unread[what]))
+		for i, err := range unread {
+			unread[i] = fmt.Errorf("the role is removed, but %w", err)
 		}
-		return errors.Join(errs...)
+		return errors.Join(unread...)
 	}
 	return s.report(true, true)
 }
@@ -547,6 +553,9 @@ func (s *session) planGitHub(o observed) {
 		switch {
 		case s.mode == config.ModeDown && o.comment == nil:
 			// Nothing was ever announced; a teardown does not start a thread.
+		case s.mode == config.ModeDown && len(o.unread) > 0:
+			// Something could not even be read: the comment must not say
+			// everything was removed.
 		case o.comment != nil && report.Stable(o.comment.GetBody()) == report.Stable(want):
 			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: name, Action: plan.NoOp, Detail: "up to date"}, afterIAM, nil})
 		default:

@@ -545,8 +545,12 @@ func (sw *sweeper) finish(ctx context.Context, j *sweepJob, rolesGone bool) {
 		}()
 	}
 	if sw.gh != nil && rolesGone {
+		what := fmt.Sprintf("GitHub records of pull request %d", j.pr)
 		if err := githubTeardown(ctx, sw.gh, sw.cfg, sw.target, j.pr, sw.env.Now()); err != nil {
-			sw.res.add(&sw.res.failed, fmt.Sprintf("GitHub records of pull request %d", j.pr), err)
+			sw.res.add(&sw.res.failed, what, err)
+		} else if len(j.roles) == 0 && j.doc == "" {
+			// Records were all this job was for: say what it fixed.
+			sw.res.add(&sw.res.removed, what, nil)
 		}
 	}
 	wg.Wait()
