@@ -730,7 +730,7 @@ func (s *session) apply(ctx context.Context) error {
 		// One annotation per failed call, each saying what it means.
 		var errs []error
 		for _, e := range flatten(err) {
-			errs = append(errs, fmt.Errorf("apply: %w (%s; a re-run, or sweep, converges what was left)", e, verb))
+			errs = append(errs, fmt.Errorf("apply: %w (%s; a re-run converges what was left)", e, verb))
 		}
 		return errors.Join(errs...)
 	}
