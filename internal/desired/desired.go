@@ -37,9 +37,16 @@ func Names(c config.Config, p preview.Preview) (roleName, rolePath, environment 
 	roleName = naming.RoleName(c.RoleNameTemplate, vars)
 	rolePath = naming.Path(c.RolePathTemplate, vars)
 	if c.TrustScope == policy.ScopeEnvironment {
-		environment = naming.Expand(c.EnvironmentTemplate, vars)
+		environment = EnvironmentName(c, p)
 	}
 	return roleName, rolePath, environment
+}
+
+// EnvironmentName is the PR's GitHub environment name, whatever the trust
+// scope: with scope ref no environment is protected or trusted, but the
+// PR's deployments are still recorded under this name.
+func EnvironmentName(c config.Config, p preview.Preview) string {
+	return naming.Expand(c.EnvironmentTemplate, naming.NameVars(p))
 }
 
 // Build renders the desired state. permTemplate is the permission policy

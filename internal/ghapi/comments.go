@@ -61,21 +61,11 @@ func (c *Client) Comment(ctx context.Context, owner, repo string, number int, ma
 	return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
 }
 
-// UpsertComment makes the sticky comment's body equal body: it creates the
-// comment when none carries marker, edits it in place when its body
-// differs, and writes nothing when it is already equal. The marker is put
-// on the first line when body lacks it, so the comment is found next time.
-func (c *Client) UpsertComment(ctx context.Context, owner, repo string, number int, marker, body string) (changed bool, err error) {
-	existing, err := c.Comment(ctx, owner, repo, number, marker)
-	if err != nil {
-		return false, err
-	}
-	return c.WriteComment(ctx, owner, repo, number, existing, marker, body)
-}
-
-// WriteComment is UpsertComment for a caller that has already found the
-// sticky comment (existing, nil when there is none): it saves reading the
-// comments again.
+// WriteComment makes the sticky comment's body equal body, given the
+// comment Comment found (existing, nil when there is none): it creates the
+// comment when there is none, edits it in place when its body differs, and
+// writes nothing when it is already equal. The marker is put on the first
+// line when body lacks it, so the comment is found next time.
 func (c *Client) WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (changed bool, err error) {
 	if !strings.Contains(body, marker) {
 		body = marker + "\n" + body

@@ -47,24 +47,34 @@ func (c *Client) Deployments(ctx context.Context, owner, repo, environment strin
 		return nil, o.fail(err)
 	}
 	out := make([]DeploymentState, len(all))
-	errs := make([]error, len(all))
+	err = eachConcurrently(len(all), func(i int) (err error) {
+		out[i].Deployment = all[i]
+		out[i].Status, err = c.latestStatus(ctx, owner, repo, all[i].GetID(), o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachConcurrently runs f(0) … f(n-1), eight at a time, and returns every
+// error.
+func eachConcurrently(n int, f func(i int) error) error {
+	errs := make([]error, n)
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
-	for i, d := range all {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			st, err := c.latestStatus(ctx, owner, repo, d.GetID(), o)
-			out[i], errs[i] = DeploymentState{Deployment: d, Status: st}, err
+			errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return errors.Join(errs...)
 }
 
 // maxDeployments bounds how many of an environment's deployments
@@ -147,51 +157,37 @@ func (c *Client) SetDeploymentStatus(ctx context.Context, owner, repo string, id
 }
 
 // DeactivateDeployments sets status inactive on every deployment of the
-// environment whose latest status is not inactive already.
+// environment (of those Deployments reads) whose latest status is not
+// inactive already.
 func (c *Client) DeactivateDeployments(ctx context.Context, owner, repo, environment string) (changed bool, err error) {
 	if environment == "" {
 		return false, errors.New("deployment: empty environment name")
 	}
-	return c.deactivate(ctx, owner, repo, environment, 0)
+	states, err := c.Deployments(ctx, owner, repo, environment)
+	if err != nil {
+		return false, err
+	}
+	ids := Active(states)
+	return len(ids) > 0, c.Deactivate(ctx, owner, repo, ids)
 }
 
-// deactivate marks inactive every deployment of environment except keep.
-func (c *Client) deactivate(ctx context.Context, owner, repo, environment string, keep int64) (bool, error) {
-	o := c.deploymentsRead(owner, repo, environment)
-	var all []*github.Deployment
-	opts := &github.DeploymentsListOptions{Environment: environment, ListOptions: github.ListOptions{PerPage: perPage}}
-	for page := 0; ; page++ {
-		if page == maxPages {
-			return false, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
+// Active are the ids of the deployments whose latest status is not
+// inactive (one with no status yet counts as active).
+func Active(states []DeploymentState) []int64 {
+	var ids []int64
+	for _, st := range states {
+		if st.State() != "inactive" {
+			ids = append(ids, st.Deployment.GetID())
 		}
-		ds, resp, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, opts)
-		if err != nil {
-			return false, o.fail(err)
-		}
-		all = append(all, ds...)
-		if resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
 	}
-	changed := false
-	for _, d := range all {
-		if d.GetID() == keep {
-			continue
-		}
-		st, err := c.latestStatus(ctx, owner, repo, d.GetID(), o)
-		if err != nil {
-			return changed, err
-		}
-		if st.GetState() == "inactive" {
-			continue
-		}
-		if err := c.SetDeploymentStatus(ctx, owner, repo, d.GetID(), "inactive", ""); err != nil {
-			return changed, err
-		}
-		changed = true
-	}
-	return changed, nil
+	return ids
+}
+
+// Deactivate posts status inactive to each deployment of ids, concurrently.
+func (c *Client) Deactivate(ctx context.Context, owner, repo string, ids []int64) error {
+	return eachConcurrently(len(ids), func(i int) error {
+		return c.SetDeploymentStatus(ctx, owner, repo, ids[i], "inactive", "")
+	})
 }
 
 // latestStatus returns a deployment's newest status (GitHub lists newest

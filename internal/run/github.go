@@ -12,7 +12,6 @@ import (
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/ghapi"
-	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/preview"
 )
 
@@ -22,12 +21,12 @@ type GitHubAPI interface {
 	OpenPullRequests(ctx context.Context, owner, repo string) (map[int]*github.PullRequest, error)
 	FileAtRef(ctx context.Context, owner, repo, path, ref string) ([]byte, bool, error)
 	Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error)
-	UpsertComment(ctx context.Context, owner, repo string, number int, marker, body string) (bool, error)
 	WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (bool, error)
 	Deployments(ctx context.Context, owner, repo, environment string) ([]ghapi.DeploymentState, error)
 	CreateDeployment(ctx context.Context, owner, repo, environment, ref string) (int64, error)
 	SetDeploymentStatus(ctx context.Context, owner, repo string, id int64, state, url string) error
 	DeactivateDeployments(ctx context.Context, owner, repo, environment string) (bool, error)
+	Deactivate(ctx context.Context, owner, repo string, ids []int64) error
 	RecentDeployments(ctx context.Context, owner, repo string, since time.Time) ([]*github.Deployment, error)
 	Environment(ctx context.Context, owner, repo, env string) (ghapi.EnvironmentState, error)
 	EnsureEnvironment(ctx context.Context, owner, repo, env, ref string) (bool, error)
@@ -68,9 +67,4 @@ func previewFromAPI(ctx context.Context, gh GitHubAPI, owner, repo string, numbe
 		return preview.Preview{}, err
 	}
 	return event.FromPullRequest(pr)
-}
-
-// expandName renders a name template (environment) for p.
-func expandName(tmpl string, p preview.Preview) string {
-	return naming.Expand(tmpl, naming.NameVars(p))
 }

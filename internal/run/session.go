@@ -411,7 +411,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 		}
 		if s.cfg.Deployment {
 			goAux("github-deployment", func() (err error) {
-				o.deploys, err = s.gh.Deployments(ctx, owner, repo, s.deploymentEnvironment())
+				o.deploys, err = s.gh.Deployments(ctx, owner, repo, desired.EnvironmentName(s.cfg, s.p))
 				return err
 			})
 		}
@@ -432,12 +432,6 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 		}
 	}
 	return o, nil
-}
-
-// deploymentEnvironment names the GitHub deployment's environment: the PR's
-// environment, whichever the trust scope.
-func (s *session) deploymentEnvironment() string {
-	return expandName(s.cfg.EnvironmentTemplate, s.p)
 }
 
 func (s *session) makePlan(o observed) error {
@@ -584,27 +578,10 @@ func (s *session) planGitHub(o observed) {
 // every active one gets inactive.
 func (s *session) planDeployment(o observed) {
 	owner, repo := s.p.Owner, s.p.Repo
-	denv := s.deploymentEnvironment()
-	var active []int64
-	for _, d := range o.deploys {
-		if d.State() != "inactive" {
-			active = append(active, d.Deployment.GetID())
-		}
-	}
+	denv := desired.EnvironmentName(s.cfg, s.p)
+	active := ghapi.Active(o.deploys)
 	deactivate := func(ids []int64) func(ctx context.Context) error {
-		return func(ctx context.Context) error {
-			errs := make([]error, len(ids))
-			var wg sync.WaitGroup
-			for i, id := range ids {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = s.gh.SetDeploymentStatus(ctx, owner, repo, id, "inactive", "")
-				}()
-			}
-			wg.Wait()
-			return errors.Join(errs...)
-		}
+		return func(ctx context.Context) error { return s.gh.Deactivate(ctx, owner, repo, ids) }
 	}
 	current := len(o.deploys) > 0 && o.deploys[0].Current(s.p.HeadSHA, s.state.PreviewURL)
 	switch {

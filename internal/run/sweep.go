@@ -16,12 +16,14 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/desired"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/plan"
+	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/sweep"
@@ -575,33 +577,52 @@ func removeRole(ctx context.Context, reads, writes iamrole.API, d sweep.Decision
 func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target preview.Preview, pr int, now time.Time) error {
 	p := target
 	p.Number = pr
-	envName := expandName(cfg.EnvironmentTemplate, p)
-	var errs []error
+	envName := desired.EnvironmentName(cfg, p)
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	// The three records are independent: update them at once.
+	do := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
 	if cfg.Deployment {
-		if _, err := gh.DeactivateDeployments(ctx, p.Owner, p.Repo, envName); err != nil {
-			errs = append(errs, err)
-		}
+		do(func() error {
+			_, err := gh.DeactivateDeployments(ctx, p.Owner, p.Repo, envName)
+			return err
+		})
 	}
 	if cfg.Comment {
-		c, err := gh.Comment(ctx, p.Owner, p.Repo, pr, ghapi.Marker(p.ID()))
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case c != nil && report.State(c.GetBody()) != report.RevokedState:
-			rp := report.Preview{ID: p.ID(), Number: pr, RoleARN: "", Gateway: cfg.Gateway}
-			if cfg.TrustScope == "environment" {
+		do(func() error {
+			marker := ghapi.Marker(p.ID())
+			c, err := gh.Comment(ctx, p.Owner, p.Repo, pr, marker)
+			if err != nil || c == nil || report.State(c.GetBody()) == report.RevokedState {
+				return err
+			}
+			rp := report.Preview{ID: p.ID(), Number: pr, Gateway: cfg.Gateway}
+			if cfg.TrustScope == policy.ScopeEnvironment {
 				rp.Environment = envName
 			}
-			if _, err := gh.UpsertComment(ctx, p.Owner, p.Repo, pr, ghapi.Marker(p.ID()), report.DownComment(rp, now)); err != nil {
-				errs = append(errs, err)
-			}
-		}
+			_, err = gh.WriteComment(ctx, p.Owner, p.Repo, pr, c, marker, report.DownComment(rp, now))
+			return err
+		})
 	}
-	if cfg.TrustScope == "environment" {
-		if _, err := gh.DeleteEnvironment(ctx, p.Owner, p.Repo, envName); err != nil {
-			errs = append(errs, err)
-		}
+	if cfg.TrustScope == policy.ScopeEnvironment {
+		do(func() error {
+			_, err := gh.DeleteEnvironment(ctx, p.Owner, p.Repo, envName)
+			return err
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
