@@ -198,7 +198,8 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		u.warning("no GitHub token: skipping the PR re-read, comment, deployment and environment; a permissions template or access file cannot be read either (set github-token)")
 	}
 
-	owner, repo := repoOf(env, ev)
+	r := repository(env, ev)
+	owner, repo := r.Owner, r.Repo
 	switch {
 	case ev.Name == "cli" && gh != nil:
 		// The API is the authority on the PR: state, ids, reviewers.
@@ -240,15 +241,19 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 	return s.run(ctx)
 }
 
-// repoOf is the repository a run is about: the event's, else
-// GITHUB_REPOSITORY.
-func repoOf(env Env, ev event.Event) (owner, repo string) {
-	if ev.Preview != nil {
-		return ev.Preview.Owner, ev.Preview.Repo
+// repository is the repository a run is about, as a Preview without a
+// pull request: the event's PR's, else the event's repository, else
+// GITHUB_REPOSITORY and GITHUB_REPOSITORY_ID.
+func repository(env Env, ev event.Event) preview.Preview {
+	switch {
+	case ev.Preview != nil:
+		p := *ev.Preview
+		p.Number = 0
+		return p
+	case ev.Repo != nil && ev.Repo.GetOwner().GetLogin() != "":
+		return preview.Preview{Owner: ev.Repo.GetOwner().GetLogin(), Repo: ev.Repo.GetName(), RepositoryID: ev.Repo.GetID(), OwnerID: ev.Repo.GetOwner().GetID()}
 	}
-	if ev.Repo != nil && ev.Repo.GetOwner().GetLogin() != "" {
-		return ev.Repo.GetOwner().GetLogin(), ev.Repo.GetName()
-	}
-	owner, repo, _ = strings.Cut(env.Getenv("GITHUB_REPOSITORY"), "/")
-	return owner, repo
+	owner, repo, _ := strings.Cut(env.Getenv("GITHUB_REPOSITORY"), "/")
+	id, _ := strconv.ParseInt(env.Getenv("GITHUB_REPOSITORY_ID"), 10, 64)
+	return preview.Preview{Owner: owner, Repo: repo, RepositoryID: id}
 }

@@ -165,45 +165,56 @@ func (s *session) run(ctx context.Context) error {
 // pull_request_target they come from the base branch through the API,
 // never from the PR's head; the CLI without a token reads local files.
 func (s *session) loadRepoFiles(ctx context.Context) error {
-	var errs []error
+	s.tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
+	s.acc = access.Default()
 	if s.mode == config.ModeDown {
 		// Teardown needs names only: a template or access file that was
 		// since deleted or broken must not keep a role alive.
-		s.tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
-		s.acc = access.Default()
 		return nil
 	}
-	if s.cfg.PermissionsTemplate == "" {
-		s.tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
-	} else {
-		data, found, err := s.repoFile(ctx, s.cfg.PermissionsTemplate)
-		switch {
-		case err != nil:
-			errs = append(errs, &config.InputError{Input: "permissions-template", What: "cannot read it: " + err.Error()})
-		case !found:
-			errs = append(errs, &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root, and is read from the default branch"})
-		case len(data) > 64<<10:
-			errs = append(errs, &config.InputError{Input: "permissions-template", What: "the template is larger than 64 KiB", Fix: "IAM allows 10,240 characters of inline policy"})
-		default:
-			s.tmpl = data
-		}
+	// The two files are independent: read them at once.
+	var tmplErr, accErr error
+	var wg sync.WaitGroup
+	if s.cfg.PermissionsTemplate != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); tmplErr = s.loadTemplate(ctx) }()
 	}
-	s.acc = access.Default()
 	if s.cfg.Gateway != "none" {
-		data, found, err := s.repoFile(ctx, s.cfg.AccessFile)
-		switch {
-		case err != nil:
-			errs = append(errs, &config.InputError{Input: "access-file", What: "cannot read it: " + err.Error()})
-		case found:
-			f, err := access.Parse(data)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("access file %s: %w", s.cfg.AccessFile, err))
-			} else {
-				s.acc = f
-			}
-		}
+		wg.Add(1)
+		go func() { defer wg.Done(); accErr = s.loadAccessFile(ctx) }()
 	}
-	return errors.Join(errs...)
+	wg.Wait()
+	return errors.Join(tmplErr, accErr)
+}
+
+func (s *session) loadTemplate(ctx context.Context) error {
+	data, found, err := s.repoFile(ctx, s.cfg.PermissionsTemplate)
+	switch {
+	case err != nil:
+		return &config.InputError{Input: "permissions-template", What: "cannot read it: " + err.Error()}
+	case !found:
+		return &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root, and is read from the default branch"}
+	case len(data) > 64<<10:
+		return &config.InputError{Input: "permissions-template", What: "the template is larger than 64 KiB", Fix: "IAM allows 10,240 characters of inline policy"}
+	}
+	s.tmpl = data
+	return nil
+}
+
+func (s *session) loadAccessFile(ctx context.Context) error {
+	data, found, err := s.repoFile(ctx, s.cfg.AccessFile)
+	switch {
+	case err != nil:
+		return &config.InputError{Input: "access-file", What: "cannot read it: " + err.Error()}
+	case !found:
+		return nil // no file: the defaults
+	}
+	f, err := access.Parse(data)
+	if err != nil {
+		return fmt.Errorf("access file %s: %w", s.cfg.AccessFile, err)
+	}
+	s.acc = f
+	return nil
 }
 
 // repoFile reads a file of the repository from its default branch through

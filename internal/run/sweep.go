@@ -36,17 +36,7 @@ const readConcurrency = 16
 
 // sweepTarget is the repository a sweep cleans up after.
 func sweepTarget(env Env, ev event.Event) (preview.Preview, error) {
-	var p preview.Preview
-	switch {
-	case ev.Preview != nil:
-		p = *ev.Preview
-	case ev.Repo != nil && ev.Repo.GetID() != 0:
-		p = preview.Preview{Owner: ev.Repo.GetOwner().GetLogin(), Repo: ev.Repo.GetName(), RepositoryID: ev.Repo.GetID(), OwnerID: ev.Repo.GetOwner().GetID()}
-	default:
-		owner, repo, _ := strings.Cut(env.Getenv("GITHUB_REPOSITORY"), "/")
-		id, _ := strconv.ParseInt(env.Getenv("GITHUB_REPOSITORY_ID"), 10, 64)
-		p = preview.Preview{Owner: owner, Repo: repo, RepositoryID: id}
-	}
+	p := repository(env, ev)
 	var errs []error
 	if !preview.ValidOwner(p.Owner) || !preview.ValidRepo(p.Repo) {
 		errs = append(errs, fmt.Errorf("sweep needs the repository: %q/%q is not OWNER/REPO (give --repo, or run in Actions)", p.Owner, p.Repo))
