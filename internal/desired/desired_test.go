@@ -23,7 +23,7 @@ func sample() preview.Preview {
 	return preview.Preview{
 		Owner: "octo-org", Repo: "shop", RepositoryID: 123456789, OwnerID: 987654, Number: 42,
 		HeadRef: `a";echo${IFS}x;#`, HeadSHA: "6dcb09b5b57875f334f61aebed695e2e4193db5e", BaseRef: "main",
-		Title: "$(id)\n::error::pwned", Author: "octocat", State: "open",
+		Author: "octocat", State: "open",
 		UpdatedAt: time.Date(2026, 11, 24, 9, 12, 31, 0, time.UTC),
 	}
 }

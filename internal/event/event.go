@@ -111,7 +111,6 @@ func FromPullRequest(pr *github.PullRequest) (preview.Preview, error) {
 		HeadSHA:       pr.GetHead().GetSHA(),
 		BaseRef:       pr.GetBase().GetRef(),
 		DefaultBranch: base.GetDefaultBranch(),
-		Title:         pr.GetTitle(),
 		Author:        pr.GetUser().GetLogin(),
 		// A deleted head repository is treated as a fork: nothing proves
 		// the code came from this repository.
@@ -120,7 +119,6 @@ func FromPullRequest(pr *github.PullRequest) (preview.Preview, error) {
 		State:     pr.GetState(),
 		Merged:    pr.GetMerged(),
 		UpdatedAt: pr.GetUpdatedAt().Time,
-		HTMLURL:   pr.GetHTMLURL(),
 	}
 	var logins []string
 	for _, u := range pr.RequestedReviewers {

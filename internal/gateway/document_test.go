@@ -18,7 +18,7 @@ func testPreview() preview.Preview {
 	return preview.Preview{
 		Owner: "octo-org", Repo: "shop", RepositoryID: 123456, OwnerID: 9, Number: 42,
 		HeadRef: "feature/x", HeadSHA: strings.Repeat("ab", 20), BaseRef: "main", DefaultBranch: "main",
-		Title: `"><script>`, Author: "Octocat", Reviewers: []string{"hubot", "mona"},
+		Author: "Octocat", Reviewers: []string{"hubot", "mona"},
 		Teams: []string{"octo-org/QA"}, Assignees: []string{"mona", "octocat"}, State: "open",
 	}
 }

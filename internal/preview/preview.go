@@ -26,7 +26,6 @@ type Preview struct {
 	HeadSHA       string // 40 hex characters, or empty when unknown
 	BaseRef       string // base branch name
 	DefaultBranch string // repository default branch
-	Title         string // hostile, shown only through encoders
 
 	Author    string   // PR author login
 	Reviewers []string // requested reviewer logins, sorted, unique
@@ -39,7 +38,6 @@ type Preview struct {
 	Merged bool
 
 	UpdatedAt time.Time // when the PR last changed; anchors the expiry
-	HTMLURL   string
 }
 
 // FullName is "owner/repo".
