@@ -174,12 +174,14 @@ func checkURL(raw string) []error {
 	return errs
 }
 
+// isLoopback is the same rule ghapi applies to GITHUB_API_URL: plain http
+// is acceptable only to this machine.
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && (ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback))
+	return ip != nil && ip.IsLoopback()
 }
 
 // New returns the driver c names. For "none" (or "") it returns a nil Driver
