@@ -173,18 +173,14 @@ func (s *session) loadRepoFiles(ctx context.Context) error {
 		return nil
 	}
 	// The two files are independent: read them at once.
-	var tmplErr, accErr error
-	var wg sync.WaitGroup
+	g := newGroup(0)
 	if s.cfg.PermissionsTemplate != "" {
-		wg.Add(1)
-		go func() { defer wg.Done(); tmplErr = s.loadTemplate(ctx) }()
+		g.Go(func() error { return s.loadTemplate(ctx) })
 	}
 	if s.cfg.Gateway != "none" {
-		wg.Add(1)
-		go func() { defer wg.Done(); accErr = s.loadAccessFile(ctx) }()
+		g.Go(func() error { return s.loadAccessFile(ctx) })
 	}
-	wg.Wait()
-	return errors.Join(tmplErr, accErr)
+	return g.Wait()
 }
 
 func (s *session) loadTemplate(ctx context.Context) error {
@@ -331,33 +327,20 @@ func firstLine(err error) string {
 func (s *session) observe(ctx context.Context) (observed, error) {
 	var (
 		o       observed
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		errs    []error
+		g       = newGroup(0)
+		mu      sync.Mutex // guards o.unread
 		account string
 	)
-	goRead := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
+	goRead := g.Go
 	// On teardown, a gateway or GitHub outage must not keep the role
 	// alive: their reads are not fatal; what could not be read is left
 	// out of the plan and reported as unfinished.
 	goAux := func(what string, f func() error) {
 		if s.mode != config.ModeDown {
-			goRead(f)
+			g.Go(f)
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if err := f(); err != nil {
 				mu.Lock()
 				if o.unread == nil {
@@ -366,7 +349,8 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 				o.unread[what] = err
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
 	name, _, _ := desired.Names(s.cfg, s.p)
 	if !s.offline {
@@ -433,8 +417,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 			})
 		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return o, err
 	}
 	if account != "" {
@@ -673,27 +656,13 @@ func indent(doc []byte) string {
 
 // runTasks runs the tasks of one stage concurrently.
 func (s *session) runTasks(ctx context.Context, st stage) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
+	g := newGroup(0)
 	for _, t := range s.tasks {
-		if t.stage != st || t.do == nil {
-			continue
+		if t.stage == st && t.do != nil {
+			g.Go(func() error { return t.do(ctx) })
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := t.do(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 // apply executes the plan: the environment first, then IAM and the

@@ -275,35 +275,25 @@ func staleRecords(ctx context.Context, gh GitHubAPI, cfg config.Config, target p
 		}
 	}
 	var (
-		mu    sync.Mutex
-		wg    sync.WaitGroup
-		errs  []error
+		mu    sync.Mutex // guards stale
 		stale = map[string]int{}
-		sem   = make(chan struct{}, readConcurrency)
+		g     = newGroup(readConcurrency)
 	)
 	for envName, n := range candidates {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			states, err := gh.Deployments(ctx, target.Owner, target.Repo, envName)
-			mu.Lock()
-			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
-				return
+				return err
 			}
-			for _, st := range states {
-				if st.State() != "inactive" {
-					stale[envName] = n
-					return
-				}
+			if len(ghapi.Active(states)) > 0 {
+				mu.Lock()
+				stale[envName] = n
+				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	return stale, errors.Join(errs...)
+	return stale, g.Wait()
 }
 
 // commonPrefix is the part of a path template before its first
@@ -349,42 +339,30 @@ func listRoles(ctx context.Context, api iamrole.API, prefix, ourPath string) ([]
 			}
 		}
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, readConcurrency)
-	)
+	g := newGroup(readConcurrency)
 	for i := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			out, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(names[i].Name)})
 			switch {
 			case iamrole.IsNotFound(err):
 				names[i].Tags = map[string]string{naming.TagManagedBy: "(gone)"}
-				return
+				return nil
 			case err != nil && names[i].Path != ourPath && isAccessDenied(err):
 				names[i].Tags = map[string]string{}
-				return
+				return nil
 			case err != nil:
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("iam GetRole %s: %w", names[i].Name, err))
-				mu.Unlock()
-				return
+				return fmt.Errorf("iam GetRole %s: %w", names[i].Name, err)
 			}
 			tags := map[string]string{}
 			for _, t := range out.Role.Tags {
 				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
 			names[i].Tags = tags
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	kept := names[:0]
 	for _, r := range names {
@@ -568,23 +546,9 @@ func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target
 	p := target
 	p.Number = pr
 	envName := desired.EnvironmentName(cfg, p)
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-	)
 	// The three records are independent: update them at once.
-	do := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
+	g := newGroup(0)
+	do := g.Go
 	if cfg.Deployment {
 		do(func() error {
 			_, err := gh.DeactivateDeployments(ctx, p.Owner, p.Repo, envName)
@@ -612,8 +576,7 @@ func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target
 			return err
 		})
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 func sweepReport(u *ui, target preview.Preview, pl plan.Plan, res *sweepResult, dry bool) error {
