@@ -78,28 +78,12 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 			return err
 		}
 	case f.repo != "":
-		owner, repo, ok := strings.Cut(f.repo, "/")
-		if !ok || !preview.ValidOwner(owner) || !preview.ValidRepo(repo) {
-			return fmt.Errorf("%w: --repo %q is not OWNER/REPO", errUsage, f.repo)
+		p, err := f.flagPreview(lookup)
+		if err != nil {
+			return err
 		}
-		p := preview.Preview{Owner: owner, Repo: repo, State: "open"}
-		if f.repositoryID != "" {
-			id, err := strconv.ParseInt(f.repositoryID, 10, 64)
-			if err != nil || id <= 0 {
-				return fmt.Errorf("%w: --repository-id %q is not a positive number", errUsage, f.repositoryID)
-			}
-			p.RepositoryID = id
-		}
-		n := 0
-		if v := lookup("pr"); v != "" {
-			var err error
-			if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-				return fmt.Errorf("%w: --pr %q is not a pull request number", errUsage, v)
-			}
-		}
-		p.Number = n
-		ev = event.Event{Name: "cli", Preview: &p, PR: n}
-		if cmd != "sweep" && n == 0 {
+		ev = event.Event{Name: "cli", Preview: &p, PR: p.Number}
+		if cmd != "sweep" && p.Number == 0 {
 			return fmt.Errorf("%w: %s needs --pr N with --repo", errUsage, cmd)
 		}
 	case cmd == "plan":
@@ -200,6 +184,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 
 	r := repository(env, ev)
 	owner, repo := r.Owner, r.Repo
+	fromAPI := false // the PR was just read from the API, not from the event
 	switch {
 	case ev.Name == "cli" && gh != nil:
 		// The API is the authority on the PR: state, ids, reviewers.
@@ -207,7 +192,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		if err != nil {
 			return err
 		}
-		ev.Preview = &p
+		ev.Preview, fromAPI = &p, true
 	case ev.Name == "cli" && ev.Preview.RepositoryID == 0:
 		return fmt.Errorf("%w: --repository-id is needed without a GitHub token (the trust policy pins the numeric repository id; `gh api repos/%s/%s --jq .id` prints it)", errUsage, owner, repo)
 	case ev.Preview == nil && ev.PR == 0:
@@ -220,7 +205,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		if err != nil {
 			return err
 		}
-		ev.Preview = &p
+		ev.Preview, fromAPI = &p, true
 	}
 	p := *ev.Preview
 	if err := p.Validate(); err != nil {
@@ -237,7 +222,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		u.notice("pull request %d is closed: nothing to create", p.Number)
 		return nil
 	}
-	s := &session{env: env, u: u, cfg: cfg, p: p, mode: mode, output: output, gh: gh}
+	s := &session{env: env, u: u, cfg: cfg, p: p, mode: mode, output: output, gh: gh, prRead: fromAPI}
 	return s.run(ctx)
 }
 

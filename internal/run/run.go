@@ -24,6 +24,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/preview"
 )
 
 // Env is everything a run takes from its process. Tests build one per
@@ -217,6 +218,31 @@ var commandHelp = map[string]string{
 	"up":    "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org-shop\n",
 	"down":  "Remove the pull request's role. Already gone is success.\n\nExample:\n  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789\n",
 	"sweep": "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run true\n",
+}
+
+// flagPreview is the pull request a person names with --repo,
+// --repository-id and --pr; the last two may be missing (0).
+func (f *cliFlags) flagPreview(lookup func(string) string) (preview.Preview, error) {
+	owner, repo, ok := strings.Cut(f.repo, "/")
+	if !ok || !preview.ValidOwner(owner) || !preview.ValidRepo(repo) {
+		return preview.Preview{}, fmt.Errorf("%w: --repo %q is not OWNER/REPO", errUsage, f.repo)
+	}
+	p := preview.Preview{Owner: owner, Repo: repo, State: "open"}
+	if f.repositoryID != "" {
+		id, err := strconv.ParseInt(f.repositoryID, 10, 64)
+		if err != nil || id <= 0 {
+			return p, fmt.Errorf("%w: --repository-id %q is not a positive number", errUsage, f.repositoryID)
+		}
+		p.RepositoryID = id
+	}
+	if v := lookup("pr"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return p, fmt.Errorf("%w: --pr %q is not a pull request number", errUsage, v)
+		}
+		p.Number = n
+	}
+	return p, nil
 }
 
 // lookupFor merges CLI flags, INPUT_* variables and (for the region) the

@@ -66,6 +66,9 @@ type session struct {
 	sts STSAPI
 	gh  GitHubAPI // nil: no token, GitHub steps skipped
 	gw  gateway.Driver
+	// prRead: this run read the PR from the API already (dispatch, CLI);
+	// the race guard need not read it a second time.
+	prRead bool
 
 	tmpl    []byte
 	acc     access.File
@@ -380,7 +383,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 	}
 	if s.gh != nil {
 		owner, repo, n := s.p.Owner, s.p.Repo, s.p.Number
-		if s.mode == config.ModeUp && !s.cfg.DryRun {
+		if s.mode == config.ModeUp && !s.cfg.DryRun && !s.prRead {
 			goRead(func() error {
 				pr, err := s.gh.PullRequest(ctx, owner, repo, n)
 				if err != nil {

@@ -4,14 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/bootstrap"
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/desired"
 	"github.com/preview-access/preview-access/internal/explain"
-	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/templates"
 )
 
@@ -150,17 +148,17 @@ func runExplain(env Env, u *ui, args []string) error {
 // renderTrust renders the trust policy the PR's role has, from the same
 // inputs as plan: explain checks exactly what up would write.
 func renderTrust(env Env, f *cliFlags) ([]byte, error) {
-	owner, repo, ok := strings.Cut(f.repo, "/")
-	if !ok || !preview.ValidOwner(owner) || !preview.ValidRepo(repo) {
+	if f.repo == "" {
 		return nil, fmt.Errorf("%w: --repo OWNER/REPO is required (or --trust-policy FILE)", errUsage)
 	}
-	id, err := strconv.ParseInt(f.repositoryID, 10, 64)
-	if err != nil || id <= 0 {
-		return nil, fmt.Errorf("%w: --repository-id is required (the trust policy pins it)", errUsage)
-	}
 	lookup := lookupFor(env, f)
-	n, err := strconv.Atoi(lookup("pr"))
-	if err != nil || n <= 0 {
+	p, err := f.flagPreview(lookup)
+	switch {
+	case err != nil:
+		return nil, err
+	case p.RepositoryID == 0:
+		return nil, fmt.Errorf("%w: --repository-id is required (the trust policy pins it)", errUsage)
+	case p.Number == 0:
 		return nil, fmt.Errorf("%w: --pr N is required", errUsage)
 	}
 	cfg, err := config.Load(func(name string) string {
@@ -176,7 +174,6 @@ func renderTrust(env Env, f *cliFlags) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := preview.Preview{Owner: owner, Repo: repo, RepositoryID: id, Number: n}
 	tmpl, err := templates.FS.ReadFile(templates.DefaultPermissions)
 	if err != nil {
 		return nil, err
