@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,40 +18,86 @@ import (
 	"github.com/preview-access/preview-access/internal/testenv"
 )
 
-// allowed asks the real OPA's decision API, as the gateway in front of a
-// preview would.
-func allowed(t *testing.T, host, user, method string, teams ...string) (bool, string) {
+// allowed asks the real OPA for a decision, as the gateway in front of a
+// preview would, with OPA's clock set to the harness's (the test-only seam
+// testdata/opa/clock.rego): the run and OPA judge expiry by one clock,
+// whatever today's date.
+func allowed(t *testing.T, h *harness, host, user, method string, teams ...string) (bool, string) {
 	t.Helper()
+	d := opaDecision(t, "/v1/data/preview_access_testclock/decision", map[string]any{
+		"now_ns":  h.now.UnixNano(),
+		"request": opaRequest(host, user, method, teams),
+	})
+	return d.Allow, d.Reason
+}
+
+// allowedNow asks the production rule itself, with OPA's own clock.
+func allowedNow(t *testing.T, host, user, method string, teams ...string) (bool, string) {
+	t.Helper()
+	d := opaDecision(t, "/v1/data/preview_access/decision", opaRequest(host, user, method, teams))
+	return d.Allow, d.Reason
+}
+
+func opaRequest(host, user, method string, teams []string) map[string]any {
 	if teams == nil {
 		teams = []string{}
 	}
-	input := map[string]any{"host": host, "method": method, "path": "/api/orders", "user": user, "teams": teams}
-	var allow bool
-	var reason string
-	for _, rule := range []string{"allow", "deny_reason"} {
-		body, _ := json.Marshal(map[string]any{"input": input})
-		req, _ := http.NewRequest(http.MethodPost, testenv.OPAURL(t)+"/v1/data/preview_access/"+rule, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testenv.OPAToken(t))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out struct{ Result any }
-		json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		switch v := out.Result.(type) {
-		case bool:
-			allow = v
-		case string:
-			reason = v
-		}
-	}
-	return allow, reason
+	return map[string]any{"host": host, "method": method, "path": "/api/orders", "user": user, "teams": teams}
 }
 
+type opaResult struct {
+	Allow  bool   `json:"allow"`
+	Reason string `json:"deny_reason"`
+}
+
+func opaDecision(t *testing.T, path string, input map[string]any) opaResult {
+	t.Helper()
+	var out struct {
+		Result *opaResult `json:"result"`
+	}
+	if opaDo(t, http.MethodPost, path, map[string]any{"input": input}, &out); out.Result == nil {
+		t.Fatalf("OPA %s: no result", path)
+	}
+	return *out.Result
+}
+
+// opaDo sends one request to the test OPA, with its token, and decodes a
+// 200 answer into out.
+func opaDo(t *testing.T, method, path string, body, out any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, testenv.OPAURL(t)+path, r)
+	req.Header.Set("Authorization", "Bearer "+testenv.OPAToken(t))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("OPA %s %s: status %d, %v", method, path, resp.StatusCode, err)
+	}
+}
+
+// TestOPAGatewayLifecycle runs the gateway's lifecycle with the harness
+// clock today, 30 days back and 30 days ahead: decisions follow the run's
+// clock in each, so no fixed date can make the suite red again.
 func TestOPAGatewayLifecycle(t *testing.T) {
 	t.Parallel()
+	for _, offset := range []time.Duration{0, -30 * 24 * time.Hour, 30 * 24 * time.Hour} {
+		t.Run(fmt.Sprintf("clock %+dd", int(offset.Hours()/24)), func(t *testing.T) {
+			t.Parallel()
+			testOPAGatewayLifecycle(t, offset)
+		})
+	}
+}
+
+func testOPAGatewayLifecycle(t *testing.T, offset time.Duration) {
 	h := newHarness(t)
+	h.now = h.now.Add(offset)
 	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
 	h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-access.yml", "roles:\n  admin:\n    methods: [\"*\"]\n    paths: [\"/**\"]\n  reader:\n    methods: [GET, HEAD]\n    paths: [\"/**\"]\ngrants:\n  reader:\n    teams: ["+h.owner+"/qa]\n")
 	h.event("pull_request_target", "pull_request_target.opened.json")
@@ -58,7 +105,7 @@ func TestOPAGatewayLifecycle(t *testing.T) {
 		t.Fatalf("opened: exit %d", code)
 	}
 	host := "pr-42." + h.repo + ".preview.test"
-	for _, tc := range []struct {
+	cases := []struct {
 		name, user, method string
 		teams              []string
 		want               bool
@@ -69,9 +116,17 @@ func TestOPAGatewayLifecycle(t *testing.T) {
 		{"assignee may GET", "bob", "GET", nil, true},
 		{"team from the access file may GET", "carol", "GET", []string{h.owner + "/qa"}, true},
 		{"stranger is denied", "mallory", "GET", nil, false},
-	} {
-		if got, reason := allowed(t, host, tc.user, tc.method, tc.teams...); got != tc.want {
+	}
+	for _, tc := range cases {
+		if got, reason := allowed(t, h, host, tc.user, tc.method, tc.teams...); got != tc.want {
 			t.Errorf("%s: allow = %t (%s); want %t", tc.name, got, reason, tc.want)
+		}
+		if offset != 0 {
+			continue
+		}
+		// Today, the production rule with OPA's own clock agrees.
+		if got, reason := allowedNow(t, host, tc.user, tc.method, tc.teams...); got != tc.want {
+			t.Errorf("%s, OPA's own clock: allow = %t (%s); want %t", tc.name, got, reason, tc.want)
 		}
 	}
 	if out := h.outputs(); !strings.Contains(out["gateway-policy"], `"apiVersion":"preview-access/v1"`) {
@@ -94,11 +149,20 @@ func TestOPAGatewayLifecycle(t *testing.T) {
 		t.Errorf("re-run changed = %q; want false", out["changed"])
 	}
 
+	// Past the ttl (7 days) on the same clock, the author is refused.
+	expired := opaDecision(t, "/v1/data/preview_access_testclock/decision", map[string]any{
+		"now_ns":  h.now.Add(7*24*time.Hour + time.Minute).UnixNano(),
+		"request": opaRequest(host, "octocat", "GET", nil),
+	})
+	if got, reason := expired.Allow, expired.Reason; got || !strings.Contains(reason, "expired") {
+		t.Errorf("after the ttl the author: allow %t (%q); want denied, expired", got, reason)
+	}
+
 	h.event("pull_request_target", "pull_request_target.closed.merged.json")
 	if code := h.run(); code != 0 {
 		t.Fatalf("closed: exit %d", code)
 	}
-	if got, reason := allowed(t, host, "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
+	if got, reason := allowed(t, h, host, "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
 		t.Errorf("after teardown the author: allow %t (%q); want denied, no preview", got, reason)
 	}
 }

@@ -47,16 +47,22 @@ type harness struct {
 func newHarness(t *testing.T, ghOpts ...fakegithub.Option) *harness {
 	t.Helper()
 	moto := testenv.MotoURL(t)
+	// The run's clock is today, 10:00 UTC, fixed for the test: real
+	// servers (OPA's time.now_ns, webhook signature windows) agree with it
+	// on any date to within a day, far inside every expiry, and a test
+	// that moves it asks OPA through a seam with the same clock (allowed).
+	// The hour is fixed because expiries count from the start of a day and
+	// sweep tests step the clock across midnight. GitHub's clock starts a
+	// day earlier, as if the PR's history had just happened.
+	now := time.Now().UTC().Truncate(24 * time.Hour).Add(10 * time.Hour)
 	h := &harness{
-		t:     t,
-		proxy: faultproxy.New(t, moto),
-		// GitHub's clock starts a day before the run's, as if the PR's
-		// history had just happened.
-		gh:     fakegithub.New(t, append([]fakegithub.Option{fakegithub.WithEpoch(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}, ghOpts...)...),
+		t:      t,
+		proxy:  faultproxy.New(t, moto),
+		gh:     fakegithub.New(t, append([]fakegithub.Option{fakegithub.WithEpoch(now.Add(-24 * time.Hour))}, ghOpts...)...),
 		iam:    testenv.IAMClient(t, moto),
 		dir:    t.TempDir(),
 		repoID: 100000000 + rand.Int64N(899999999),
-		now:    time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
+		now:    now,
 	}
 	h.owner, h.repo = testenv.UniqueRepo(t)
 	h.env = map[string]string{

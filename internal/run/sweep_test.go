@@ -634,19 +634,10 @@ func TestSweepOPAGateway(t *testing.T) {
 // opaHas reports whether OPA holds the preview document id.
 func opaHas(t *testing.T, id string) bool {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, testenv.OPAURL(t)+gateway.OPADataPath+"/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+testenv.OPAToken(t))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Result json.RawMessage `json:"result"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
+	opaDo(t, http.MethodGet, gateway.OPADataPath+"/"+id, nil, &out)
 	return len(out.Result) > 0 && string(out.Result) != "null"
 }
 

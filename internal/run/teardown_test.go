@@ -43,7 +43,7 @@ func TestTeardownSurvivesGatewayOutage(t *testing.T) {
 	if code := h.run(); code != 0 {
 		t.Fatalf("re-run: exit %d", code)
 	}
-	if got, reason := allowed(t, "pr-42."+h.repo+".preview.test", "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
+	if got, reason := allowed(t, h, "pr-42."+h.repo+".preview.test", "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
 		t.Errorf("after the re-run: allow %t (%q); want no preview", got, reason)
 	}
 }

@@ -4,8 +4,10 @@
 # deny_reason, roles) with this input:
 #
 #   {"host": "pr-42.preview.example.com", "method": "POST", "path": "/api/x",
-#    "user": "octocat", "teams": ["octo-org/qa"],
-#    "time": "2025-01-02T03:04:05Z"}   # optional: RFC 3339 or ns since epoch
+#    "user": "octocat", "teams": ["octo-org/qa"]}
+#
+# Expiry is decided with OPA's own clock (time.now_ns()): no input field can
+# move it, so a caller cannot revive an expired preview.
 #
 # Users and teams are compared without regard to case, as GitHub does.
 # A host that no preview claims, or that more than one claims, is denied.
@@ -75,14 +77,8 @@ subjects contains concat(":", ["team", lower(team)]) if {
 	is_string(team)
 }
 
-now_ns := time.parse_rfc3339_ns(input.time) if {
-	is_string(input.time)
-} else := input.time if {
-	is_number(input.time)
-} else := time.now_ns()
-
 # A preview is live until its expiry; one without a readable expiry never is.
-live if now_ns < time.parse_rfc3339_ns(preview.expiresAt)
+live if time.now_ns() < time.parse_rfc3339_ns(preview.expiresAt)
 
 role_allows(role) if {
 	method_allowed(role.methods)
@@ -123,17 +119,6 @@ input_problems contains "input.path must be a string starting with /" if {
 input_problems contains "input.path must not contain . or .. segments" if {
 	some segment in split(input.path, "/")
 	segment in {".", ".."}
-}
-
-input_problems contains "input.time must be an RFC 3339 string or nanoseconds since the epoch" if {
-	is_string(input.time)
-	not time.parse_rfc3339_ns(input.time)
-}
-
-input_problems contains "input.time must be an RFC 3339 string or nanoseconds since the epoch" if {
-	input.time
-	not is_string(input.time)
-	not is_number(input.time)
 }
 
 input_problems contains "input.teams must be a list of strings" if {

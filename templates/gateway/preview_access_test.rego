@@ -42,7 +42,9 @@ previews := {
 	"gh-2-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
 }
 
-now := "2025-06-01T12:00:00Z"
+# Every test fixes OPA's clock with `with time.now_ns as`: the tests pass on
+# any date, and the module under test reads no clock but OPA's.
+now_ns := time.parse_rfc3339_ns("2025-06-01T12:00:00Z")
 
 req(user, method, path) := {
 	"host": "pr-42.preview.example.com",
@@ -50,159 +52,161 @@ req(user, method, path) := {
 	"path": path,
 	"user": user,
 	"teams": [],
-	"time": now,
 }
 
 test_author_may_post if {
 	preview_access.allow with data.preview_access.previews as previews
-		with input as req("author", "POST", "/api/orders")
+		with input as req("author", "POST", "/api/orders") with time.now_ns as now_ns
 }
 
 test_user_and_host_case_insensitive if {
 	preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("Author", "post", "/"), {"host": "PR-42.Preview.Example.com"})
+		with input as object.union(req("Author", "post", "/"), {"host": "PR-42.Preview.Example.com"}) with time.now_ns as now_ns
 }
 
 test_reviewer_may_get if {
 	preview_access.allow with data.preview_access.previews as previews
-		with input as req("reviewer", "GET", "/")
+		with input as req("reviewer", "GET", "/") with time.now_ns as now_ns
 }
 
 test_reviewer_may_not_post if {
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as req("reviewer", "POST", "/api/orders")
+		with input as req("reviewer", "POST", "/api/orders") with time.now_ns as now_ns
 	preview_access.deny_reason == "role reader does not allow POST /api/orders" with data.preview_access.previews as previews
-		with input as req("reviewer", "POST", "/api/orders")
+		with input as req("reviewer", "POST", "/api/orders") with time.now_ns as now_ns
 }
 
 test_roles_union if {
 	preview_access.allow with data.preview_access.previews as previews
-		with input as req("qa", "POST", "/api/x")
+		with input as req("qa", "POST", "/api/x") with time.now_ns as now_ns
 	preview_access.allow with data.preview_access.previews as previews
-		with input as req("qa", "GET", "/")
+		with input as req("qa", "GET", "/") with time.now_ns as now_ns
 	preview_access.deny_reason == "roles reader, tester do not allow DELETE /api/x" with data.preview_access.previews as previews
-		with input as req("qa", "DELETE", "/api/x")
+		with input as req("qa", "DELETE", "/api/x") with time.now_ns as now_ns
 }
 
 test_team_binding if {
 	preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["Octo-Org/QA"]})
+		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["Octo-Org/QA"]}) with time.now_ns as now_ns
 	preview_access.roles == {"tester"} with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
 
 test_glob_paths if {
 	preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/api"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/api"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 	preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/api/a/b/c"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/api/a/b/c"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/apix"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/apix"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/other"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/other"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
 
 test_dot_segments_denied if {
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 	preview_access.deny_reason == "input.path must not contain . or .. segments" with data.preview_access.previews as previews
-		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]})
+		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
 
 test_stranger_denied if {
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as req("stranger", "GET", "/")
+		with input as req("stranger", "GET", "/") with time.now_ns as now_ns
 	preview_access.deny_reason == "user stranger has no role on pr-42.preview.example.com" with data.preview_access.previews as previews
-		with input as req("stranger", "GET", "/")
+		with input as req("stranger", "GET", "/") with time.now_ns as now_ns
 }
 
 test_anonymous_denied if {
 	preview_access.deny_reason == "anonymous caller has no role on pr-42.preview.example.com" with data.preview_access.previews as previews
-		with input as req("", "GET", "/")
+		with input as req("", "GET", "/") with time.now_ns as now_ns
 }
 
 test_undefined_role_grants_nothing if {
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as req("ghost-role", "GET", "/")
+		with input as req("ghost-role", "GET", "/") with time.now_ns as now_ns
 }
 
 test_other_pr_subjects_cannot_cross if {
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as req("other", "GET", "/")
+		with input as req("other", "GET", "/") with time.now_ns as now_ns
 	preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("other", "GET", "/"), {"host": "pr-43.preview.example.com"})
+		with input as object.union(req("other", "GET", "/"), {"host": "pr-43.preview.example.com"}) with time.now_ns as now_ns
 }
 
 test_unknown_host if {
 	preview_access.deny_reason == "no preview for host nowhere.example.com" with data.preview_access.previews as previews
-		with input as object.union(req("author", "GET", "/"), {"host": "nowhere.example.com"})
+		with input as object.union(req("author", "GET", "/"), {"host": "nowhere.example.com"}) with time.now_ns as now_ns
 }
 
 test_no_previews_at_all if {
-	not preview_access.allow with input as req("author", "GET", "/")
-	preview_access.deny_reason == "no preview for host pr-42.preview.example.com" with input as req("author", "GET", "/")
+	not preview_access.allow with input as req("author", "GET", "/") with time.now_ns as now_ns
+	preview_access.deny_reason == "no preview for host pr-42.preview.example.com" with input as req("author", "GET", "/") with time.now_ns as now_ns
 }
 
 test_expired if {
 	inp := object.union(req("author", "GET", "/"), {"host": "pr-7.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews with input as inp
+	not preview_access.allow with data.preview_access.previews as previews with input as inp with time.now_ns as now_ns
 	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.previews as previews
-		with input as inp
+		with input as inp with time.now_ns as now_ns
 }
 
 test_expiry_boundary_in_nanoseconds if {
 	exp := time.parse_rfc3339_ns("2030-01-01T00:00:00Z")
 	preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("author", "GET", "/"), {"time": exp - 1})
+		with input as req("author", "GET", "/") with time.now_ns as exp - 1
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("author", "GET", "/"), {"time": exp})
+		with input as req("author", "GET", "/") with time.now_ns as exp
 }
 
 test_missing_expiry_denies if {
 	inp := object.union(req("author", "GET", "/"), {"host": "pr-8.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews with input as inp
+	not preview_access.allow with data.preview_access.previews as previews with input as inp with time.now_ns as now_ns
 	preview_access.deny_reason == "preview gh-1-pr-8 expired at an unknown time" with data.preview_access.previews as previews
-		with input as inp
+		with input as inp with time.now_ns as now_ns
 }
 
-test_now_used_without_time if {
-	inp := object.remove(req("author", "GET", "/"), ["time"])
-	preview_access.allow with data.preview_access.previews as previews with input as inp
-		with time.now_ns as time.parse_rfc3339_ns("2029-12-31T23:59:59Z")
-	not preview_access.allow with data.preview_access.previews as previews with input as inp
-		with time.now_ns as time.parse_rfc3339_ns("2030-01-01T00:00:01Z")
+# A caller cannot move the clock: a time in the input is not read.
+test_input_cannot_move_the_clock if {
+	expired := object.union(req("author", "GET", "/"), {"host": "pr-7.preview.example.com"})
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(expired, {"time": "2019-01-01T00:00:00Z"}) with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.previews as previews
+		with input as object.union(expired, {"time": 0}) with time.now_ns as now_ns
+	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.previews as previews
+		with input as object.union(expired, {"now": "2019-01-01T00:00:00Z"}) with time.now_ns as now_ns
 }
 
 test_duplicate_host_denied if {
 	inp := object.union(req("author", "GET", "/"), {"host": "dup.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews with input as inp
+	not preview_access.allow with data.preview_access.previews as previews with input as inp with time.now_ns as now_ns
 	preview_access.deny_reason == "host dup.preview.example.com is claimed by 2 previews (gh-1-pr-9, gh-2-pr-9)" with data.preview_access.previews as previews
-		with input as inp
+		with input as inp with time.now_ns as now_ns
 }
 
 test_bad_input if {
-	preview_access.deny_reason == "input.method must be a non-empty string; input.path must be a string starting with /; input.time must be an RFC 3339 string or nanoseconds since the epoch" with data.preview_access.previews as previews
-		with input as {"host": "pr-42.preview.example.com", "path": "x", "user": "author", "time": "yesterday"}
+	preview_access.deny_reason == "input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.previews as previews
+		with input as {"host": "pr-42.preview.example.com", "path": "x", "user": "author", "time": "yesterday"} with time.now_ns as now_ns
 	not preview_access.allow with data.preview_access.previews as previews
-		with input as object.union(req("author", "GET", "/"), {"teams": "octo-org/qa"})
+		with input as object.union(req("author", "GET", "/"), {"teams": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
 test_allowed_has_no_deny_reason if {
 	not preview_access.deny_reason with data.preview_access.previews as previews
-		with input as req("author", "GET", "/")
+		with input as req("author", "GET", "/") with time.now_ns as now_ns
 }
 
 test_empty_input if {
 	preview_access.deny_reason == "input.host must be a non-empty string; input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.previews as previews
-		with input as {}
+		with input as {} with time.now_ns as now_ns
 }
 
 test_decision_allowed if {
 	preview_access.decision == {"allow": true, "deny_reason": "", "roles": ["reader", "tester"], "preview_id": "gh-1-pr-42"} with data.preview_access.previews as previews
-		with input as req("qa", "GET", "/")
+		with input as req("qa", "GET", "/") with time.now_ns as now_ns
 }
 
 test_decision_denied if {
 	preview_access.decision == {"allow": false, "deny_reason": "no preview for host nowhere", "roles": [], "preview_id": ""} with data.preview_access.previews as previews
-		with input as object.union(req("qa", "GET", "/"), {"host": "nowhere"})
+		with input as object.union(req("qa", "GET", "/"), {"host": "nowhere"}) with time.now_ns as now_ns
 }
