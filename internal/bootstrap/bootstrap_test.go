@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/internal/testenv/golden"
 )
 
@@ -37,7 +39,8 @@ func configs() map[string]Options {
 	gov := base()
 	gov.Region = "us-gov-west-1"
 	gov.AllowedManagedPolicyARNs = []string{"arn:aws-us-gov:iam::123456789012:policy/preview-extra"}
-	gov.PreviewResources = []string{"arn:aws-us-gov:s3:::shop-previews", "arn:aws-us-gov:s3:::shop-previews/*", "arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/shop-previews"}
+	gov.PreviewResources = []string{"arn:aws-us-gov:s3:::shop-previews", "arn:aws-us-gov:s3:::shop-previews/pr-" + PullRequestVariable + "/*"}
+	gov.SharedPreviewResources = []string{"arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/shop-previews"}
 	gov.DefaultBranch = "trunk"
 	gov.BoundaryName = "shop-preview-boundary"
 	return map[string]Options{"default": base(), "no-repo-id": noID, "gov": gov}
@@ -68,8 +71,14 @@ func TestValidate(t *testing.T) {
 		{name: "managed policy other partition", mod: func(o *Options) { o.AllowedManagedPolicyARNs = []string{"arn:aws-cn:iam::aws:policy/ReadOnlyAccess"} }, want: []string{"not in partition"}},
 		{name: "resource star", mod: func(o *Options) { o.PreviewResources = []string{"*"} }, want: []string{"not an ARN"}},
 		{name: "resource all buckets", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:s3:::*"} }, want: []string{"wildcard"}},
-		{name: "resource iam", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:iam::123456789012:role/x"} }, want: []string{"iam resource"}},
-		{name: "resource sts", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:sts::123456789012:assumed-role/x"} }, want: []string{"sts resource"}},
+		{name: "resource iam", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:iam::123456789012:role/x"} }, want: []string{"belongs to iam"}},
+		{name: "resource every PR shares", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:s3:::b", "arn:aws:s3:::b/*"} }, want: []string{"does not name the pull request"}},
+		{name: "shared resource given as shared", mod: func(o *Options) {
+			o.PreviewResources = []string{"arn:aws:s3:::b", "arn:aws:s3:::b/pr-" + PullRequestVariable + "/*"}
+			o.SharedPreviewResources = []string{"arn:aws:dynamodb:us-east-1:123456789012:table/t"}
+		}},
+		{name: "shared resource iam", mod: func(o *Options) { o.SharedPreviewResources = []string{"arn:aws:iam::123456789012:role/x"} }, want: []string{"shared preview resource \"arn:aws:iam::123456789012:role/x\" belongs to iam"}},
+		{name: "resource sts", mod: func(o *Options) { o.PreviewResources = []string{"arn:aws:sts::123456789012:assumed-role/x"} }, want: []string{"belongs to sts"}},
 		{name: "subject wildcard", mod: func(o *Options) { o.Subjects = []string{"repo:octo-org/shop:*"} }, want: []string{"subject"}},
 		{name: "oidc host with scheme", mod: func(o *Options) { o.OIDCHost = "https://token.actions.githubusercontent.com" }, want: []string{"OIDC host"}},
 		{
@@ -122,11 +131,11 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, got, want string }{
-		{"boundary", o.BoundaryARN(), "arn:aws-cn:iam::123456789012:policy/preview-access-boundary-Octo-Org-Shop"},
-		{"provisioner", o.ProvisionerRoleARN(), "arn:aws-cn:iam::123456789012:role/preview-access-Octo-Org-Shop"},
+		{"boundary", o.BoundaryARN(), "arn:aws-cn:iam::123456789012:policy/preview-access-boundary-Octo-Org.Shop"},
+		{"provisioner", o.ProvisionerRoleARN(), "arn:aws-cn:iam::123456789012:role/preview-access-Octo-Org.Shop"},
 		{"provider", o.OIDCProviderARN(), "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
 		{"roles", o.PreviewRoleARNPattern(), "arn:aws-cn:iam::123456789012:role/preview-access/Octo-Org/Shop/*"},
-		{"resources", strings.Join(o.withDefaults().PreviewResources, " "), "arn:aws-cn:s3:::123456789012-previews arn:aws-cn:s3:::123456789012-previews/Octo-Org/Shop/*"},
+		{"resources", strings.Join(o.withDefaults().PreviewResources, " "), "arn:aws-cn:s3:::123456789012-previews arn:aws-cn:s3:::123456789012-previews/Octo-Org/Shop/pr-${aws:PrincipalTag/preview-access:pull-request}/*"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %q; want %q", tc.name, tc.got, tc.want)
@@ -209,13 +218,26 @@ func TestBoundary(t *testing.T) {
 			if got := denying(d, "sts:GetCallerIdentity", "*"); len(got) != 0 {
 				t.Errorf("boundary denies sts:GetCallerIdentity through %q; want it to keep working", got[0].Sid)
 			}
+			// PR 42's role, read through the evaluator: its own preview
+			// resources are not denied.
+			pr42 := map[string][]string{"aws:PrincipalTag/" + TagPullRequest: {"42"}}
 			for _, r := range res {
-				if got := denying(d, "s3:GetObject", r); len(got) != 0 && !strings.HasPrefix(r, "arn:aws-us-gov:dynamodb") {
-					t.Errorf("boundary denies s3:GetObject on preview resource %s through %q", r, got[0].Sid)
+				if isBucket(r) {
+					continue
+				}
+				obj := strings.ReplaceAll(strings.TrimSuffix(r, "*"), PullRequestVariable, "42") + "x"
+				if got := evaluate(d, req{action: "s3:GetObject", resource: obj, ctx: pr42}); got == explicitDeny {
+					t.Errorf("boundary denies s3:GetObject on preview resource %s of PR 42", obj)
 				}
 			}
+			// The fence names the repository's resources with * for the
+			// PR, so it holds without policy variables.
+			var fence Values
+			for _, r := range preview.SortedUnique(append(slices.Clone(res), o.withDefaults().SharedPreviewResources...)) {
+				fence = append(fence, strings.ReplaceAll(r, PullRequestVariable, "*"))
+			}
 			outside := stmt(t, d, "DenyOutsidePreviewResources")
-			if diff := cmp.Diff(Values(res), outside.NotResource); diff != "" {
+			if diff := cmp.Diff(fence, outside.NotResource); diff != "" {
 				t.Errorf("NotResource (-want +got):\n%s", diff)
 			}
 			for _, s := range d.Statement {
@@ -281,7 +303,7 @@ func TestProvisionerTrust(t *testing.T) {
 
 func TestProvisionerPermissions(t *testing.T) {
 	t.Parallel()
-	readOnly := []string{"iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:ListRoles", "sts:GetCallerIdentity"}
+	readOnly := []string{"iam:GetAccountSummary", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:ListRoles", "sts:GetCallerIdentity"}
 	for name, o := range configs() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -292,13 +314,16 @@ func TestProvisionerPermissions(t *testing.T) {
 
 			// Every call the tool makes is allowed somewhere, on the narrowest
 			// resource.
-			for _, a := range []string{"iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:DetachRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:DeleteRole", "iam:ListRoles", "sts:GetCallerIdentity"} {
+			for _, a := range ProvisionerCalls {
 				found := false
+				if a == "iam:AttachRolePolicy" && len(od.AllowedManagedPolicyARNs) == 0 {
+					continue // allowed only with an allow-list
+				}
 				for _, s := range d.Statement {
 					if s.Effect == "Allow" && slices.Contains(s.Action, a) {
 						found = true
 						want := roles
-						if a == "iam:ListRoles" || a == "sts:GetCallerIdentity" {
+						if a == "iam:ListRoles" || a == "iam:GetAccountSummary" || a == "sts:GetCallerIdentity" {
 							want = "*"
 						}
 						if !slices.Equal(s.Resource, []string{want}) {
@@ -375,7 +400,12 @@ func TestProvisionerPermissions(t *testing.T) {
 				{"iam:PutRolePermissionsBoundary", "*", "StringNotEquals"},
 				{"iam:PutRolePolicy", "*", "StringNotEquals"},
 				{"iam:AttachRolePolicy", "*", "StringNotEquals"},
-				{"iam:UntagRole", roles, "ForAnyValue:StringEquals"},
+				{"iam:UpdateAssumeRolePolicy", "*", "StringNotEquals"},
+				{"iam:UpdateRole", "*", "StringNotEquals"},
+				{"iam:DeleteRole", "*", "StringNotEquals"},
+				{"iam:DetachRolePolicy", "*", "StringNotEquals"},
+				{"iam:DeleteRolePolicy", "*", "StringNotEquals"},
+				{"iam:UntagRole", roles, "ForAnyValue:StringEqualsIgnoreCase"},
 				{"iam:TagRole", roles, "StringNotEquals"},
 			} {
 				ds := denying(d, tc.action, tc.resource)
@@ -524,13 +554,13 @@ func TestBoundaryKeepsTheSharedBucketSafe(t *testing.T) {
 			continue
 		}
 		for _, a := range s.Action {
-			if a != "s3:ListBucket" && a != "s3:GetBucketLocation" {
+			if a != "s3:ListBucket" && a != "s3:ListBucketVersions" && a != "s3:GetBucketLocation" {
 				t.Errorf("%s allows %s on the shared bucket", s.Sid, a)
 			}
 		}
 	}
 	objects := stmt(t, d, "AllowWithinPreviewResources")
-	if !slices.Contains(objects.Resource, bucket+"/octo-org/shop/*") || slices.Contains(objects.Resource, bucket) {
-		t.Errorf("object statement resources %v; want the repository's prefix only", objects.Resource)
+	if !slices.Equal(objects.Resource, Values{bucket + "/octo-org/shop/pr-" + PullRequestVariable + "/*"}) {
+		t.Errorf("object statement resources %v; want the pull request's own prefix only", objects.Resource)
 	}
 }

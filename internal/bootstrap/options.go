@@ -15,6 +15,7 @@ import (
 
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
 )
 
@@ -24,23 +25,36 @@ const (
 	// DefaultOIDCHost is GitHub's OIDC issuer host for github.com.
 	DefaultOIDCHost = "token.actions.githubusercontent.com"
 	// Audience is the aud that aws-actions/configure-aws-credentials requests.
-	Audience = "sts.amazonaws.com"
+	Audience = policy.DefaultAudience
 
 	// DefaultBoundaryTemplate and DefaultProvisionerTemplate name the
 	// boundary policy and provisioner role of one repository: both hold
 	// the repository's path and resources, so two repositories in one
-	// account need two of each.
-	DefaultBoundaryTemplate    = "preview-access-boundary-{owner}-{repo}"
-	DefaultProvisionerTemplate = "preview-access-{owner}-{repo}"
+	// account need two of each. As in role names, "." never occurs in an
+	// owner login, so octo-org/shop and octo/org-shop get names of their
+	// own.
+	DefaultBoundaryTemplate    = "preview-access-boundary-{owner}.{repo}"
+	DefaultProvisionerTemplate = "preview-access-{owner}.{repo}"
 	DefaultBranch              = "main"
 	DefaultWorkflowFile        = ".github/workflows/preview-access.yml"
 
 	// TagManagedBy and TagRepository are the two tags that make a role the
 	// tool's own. Their values are the ownership proof, so the provisioner
 	// may set them only to these values and never remove them.
-	TagManagedBy   = "preview-access:managed-by"
-	TagRepository  = "preview-access:repository"
-	ManagedByValue = "preview-access"
+	TagManagedBy   = naming.TagManagedBy
+	TagRepository  = naming.TagRepository
+	ManagedByValue = naming.ManagedByValue
+	// TagPullRequest and TagRepositoryID bind a role to one pull request:
+	// the boundary reads the first as a principal tag, so once set they
+	// never change or go.
+	TagPullRequest  = naming.TagPullRequest
+	TagRepositoryID = naming.TagRepositoryID
+
+	// PullRequestVariable is the policy variable holding a preview role's
+	// pull request number: its own preview-access:pull-request tag, which
+	// every session of the role carries as a principal tag. A role without
+	// the tag matches no resource that names it.
+	PullRequestVariable = "${aws:PrincipalTag/" + TagPullRequest + "}"
 )
 
 // Options describe one repository's setup in one account.
@@ -71,10 +85,16 @@ type Options struct {
 	// may attach to preview roles. Empty: it may attach none.
 	AllowedManagedPolicyARNs []string
 	// PreviewResources are the ARNs preview roles may act on at all; the
-	// boundary denies everything else. Default: what the default permissions
-	// template grants, the bucket arn:P:s3:::ACCOUNT-previews and the
-	// repository's prefix OWNER/REPO/* in it.
+	// boundary denies everything else. Every one but a bare S3 bucket must
+	// name PullRequestVariable, so that a role reaches its own PR's
+	// resources only, whatever its permissions template grants. Default:
+	// what the default permissions template grants, the bucket
+	// arn:P:s3:::ACCOUNT-previews (listing only the PR's prefix) and the
+	// prefix OWNER/REPO/pr-N/ in it.
 	PreviewResources []string
+	// SharedPreviewResources are ARNs every PR of the repository may reach
+	// (a shared table, say): the boundary cannot keep PRs apart there.
+	SharedPreviewResources []string
 
 	// CreateOIDCProvider adds GitHub's OIDC provider to the template. It is
 	// a pointer so the zero Options mean the documented default (true);
@@ -137,12 +157,13 @@ func (o Options) withDefaults() Options {
 	if len(o.PreviewResources) == 0 {
 		// The default permissions template (templates/permissions) gives
 		// each PR the prefix {owner}/{repo}/pr-{number}/ of the account's
-		// bucket {account_id}-previews; the boundary admits the repository's
-		// prefix and the bucket itself (for ListBucket on that prefix).
+		// bucket {account_id}-previews; the boundary admits that prefix,
+		// the PR's own by its tag, and the bucket itself (for ListBucket on
+		// that prefix).
 		bucket := "arn:" + o.Partition + ":s3:::" + o.AccountID + "-previews"
 		o.PreviewResources = []string{
 			bucket,
-			bucket + "/" + o.Owner + "/" + o.Repo + "/*",
+			bucket + "/" + o.Owner + "/" + o.Repo + "/pr-" + PullRequestVariable + "/*",
 		}
 	}
 	if len(o.Subjects) == 0 {
@@ -154,6 +175,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.AllowedManagedPolicyARNs = preview.SortedUnique(o.AllowedManagedPolicyARNs)
 	o.PreviewResources = preview.SortedUnique(o.PreviewResources)
+	o.SharedPreviewResources = preview.SortedUnique(o.SharedPreviewResources)
 	o.Subjects = preview.SortedUnique(o.Subjects)
 	return o
 }
@@ -215,16 +237,15 @@ func (o Options) Validate() error {
 	}
 	// Defaults derived from a bad owner or partition are not reported again.
 	for _, r := range preview.SortedUnique(o.PreviewResources) {
-		m := resourceARN.FindStringSubmatch(r)
-		switch {
-		case m == nil:
-			add("preview resource %q is not an ARN of the form arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE", r)
-		case partitionOK && m[1] != d.Partition:
-			add("preview resource %q is not in partition %q", r, d.Partition)
-		case slices.Contains(forbiddenServices, m[2]):
-			add("preview resource %q is a %s resource: the boundary denies %s to previews", r, m[2], strings.Join(forbiddenServices, ", "))
-		case strings.HasPrefix(m[5], "*") || strings.Contains(m[3], "*"):
-			add("preview resource %q must name a resource, not start with a wildcard", r)
+		if err := checkResource("preview resource", r, d.Partition, partitionOK); err != nil {
+			errs = append(errs, err)
+		} else if !isBucket(r) && !strings.Contains(r, PullRequestVariable) {
+			add("preview resource %q does not name the pull request: put %s in it (e.g. …/pr-%s/*) so each PR reaches only its own, or give it as a shared preview resource", r, PullRequestVariable, PullRequestVariable)
+		}
+	}
+	for _, r := range d.SharedPreviewResources {
+		if err := checkResource("shared preview resource", r, d.Partition, partitionOK); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for _, s := range preview.SortedUnique(o.Subjects) {
@@ -233,6 +254,29 @@ func (o Options) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkResource reports what is wrong with a resource ARN the boundary
+// would admit.
+func checkResource(what, r, partition string, partitionOK bool) error {
+	m := resourceARN.FindStringSubmatch(r)
+	switch {
+	case m == nil:
+		return fmt.Errorf("%s %q is not an ARN of the form arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE", what, r)
+	case partitionOK && m[1] != partition:
+		return fmt.Errorf("%s %q is not in partition %q", what, r, partition)
+	case slices.Contains(forbiddenServices, m[2]):
+		return fmt.Errorf("%s %q belongs to %s, which the boundary denies to previews (as %s)", what, r, m[2], strings.Join(forbiddenServices, ", "))
+	case strings.HasPrefix(m[5], "*") || strings.Contains(m[3], "*"):
+		return fmt.Errorf("%s %q must name a resource, not start with a wildcard", what, r)
+	}
+	return nil
+}
+
+// isBucket reports whether r is an S3 bucket's ARN (not an object's).
+func isBucket(r string) bool {
+	parts := strings.SplitN(r, ":", 6)
+	return len(parts) == 6 && parts[2] == "s3" && !strings.Contains(parts[5], "/")
 }
 
 func validBranch(b string) bool {
@@ -253,6 +297,9 @@ func (o Options) Notes() []string {
 	}
 	if !*d.CreateOIDCProvider {
 		n = append(n, "OIDC provider not created: the account must already have "+d.OIDCProviderARN()+" with client id "+Audience)
+	}
+	if len(d.SharedPreviewResources) > 0 {
+		n = append(n, "shared preview resources ("+strings.Join(d.SharedPreviewResources, ", ")+") are reachable by every pull request of the repository: the boundary keeps PRs apart only on the other preview resources")
 	}
 	if len(d.AllowedManagedPolicyARNs) == 0 {
 		n = append(n, "no managed policies allowed: the provisioner may not attach any managed policy to preview roles")

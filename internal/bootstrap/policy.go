@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/preview-access/preview-access/internal/preview"
 )
 
 // Document is an IAM policy document. Field order and sorted maps make its
@@ -68,36 +70,39 @@ const version = "2012-10-17"
 //   - Allow SERVICE:* on the preview resources only, for each service those
 //     resources belong to, plus sts:GetCallerIdentity (the default
 //     permissions template's WhoAmI statement) — nothing the role's inline
-//     policy grants outside this takes effect.
+//     policy grants outside this takes effect. The preview resources name
+//     PullRequestVariable, the role's own pull-request tag, so PR 42's role
+//     reaches PR 42's objects only, whatever its permissions template says
+//     (shared preview resources excepted, by choice).
+//   - On a shared S3 bucket itself, a preview may only locate it and list
+//     its own prefix (s3:prefix, with the same variable); listing anything
+//     else, the whole bucket included, is denied.
 //   - Deny iam:*, organizations:*, and the STS calls that would chain to
 //     another identity, whatever the role's policy says. These are written
 //     out although the Allow above never grants them, so that the intent
 //     survives someone widening the Allow later.
 //   - Deny everything except sts:GetCallerIdentity on anything that is not a
-//     preview resource (NotAction + NotResource). Actions without
-//     resource-level permissions are authorised against "*", which is not a
-//     preview resource, so they are denied too: that is intended (a preview
-//     has no business listing the account's buckets). sts:GetCallerIdentity
-//     is exempted because it is authorised against "*"; AWS documents that it
-//     works even under an explicit deny, but policy simulators and Access
-//     Analyzer do not know that, and the exemption keeps them agreeing with
-//     reality.
+//     preview resource of the repository (NotAction + NotResource; the
+//     variable is written as * there, so this fence holds without policy
+//     variables). Actions without resource-level permissions are authorised
+//     against "*", which is not a preview resource, so they are denied too:
+//     that is intended (a preview has no business listing the account's
+//     buckets). sts:GetCallerIdentity is exempted because it is authorised
+//     against "*"; AWS documents that it works even under an explicit deny,
+//     but policy simulators and Access Analyzer do not know that, and the
+//     exemption keeps them agreeing with reality.
 func Boundary(o Options) Document {
 	d := o.withDefaults()
-	// An S3 bucket is shared by every repository's previews: on the bucket
-	// itself a preview may only list (its own prefix, as its own policy
-	// says) and locate it, never change its policy, ACL or existence.
-	// Everything else — objects under the prefix, other resources — gets
-	// the whole of its service.
+	all := preview.SortedUnique(append(slices.Clone(d.PreviewResources), d.SharedPreviewResources...))
 	var services []string
 	var buckets, others Values
-	for _, r := range d.PreviewResources {
-		parts := strings.SplitN(r, ":", 6)
-		if len(parts) < 6 {
+	for _, r := range all {
+		if isBucket(r) {
+			buckets = append(buckets, r)
 			continue
 		}
-		if parts[2] == "s3" && !strings.Contains(parts[5], "/") {
-			buckets = append(buckets, r)
+		parts := strings.SplitN(r, ":", 6)
+		if len(parts) < 6 {
 			continue
 		}
 		others = append(others, r)
@@ -105,24 +110,54 @@ func Boundary(o Options) Document {
 	}
 	slices.Sort(services)
 	services = slices.Compact(services)
-	var allow []Statement
+	var st []Statement
 	if len(others) > 0 {
-		allow = append(allow, Statement{
+		st = append(st, Statement{
 			Sid:      "AllowWithinPreviewResources",
 			Effect:   "Allow",
 			Action:   services,
 			Resource: others,
 		})
 	}
-	if len(buckets) > 0 {
-		allow = append(allow, Statement{
-			Sid:      "AllowListingPreviewBuckets",
+	for i, b := range buckets {
+		sid := func(s string) string {
+			if len(buckets) > 1 {
+				return s + itoa(int64(i+1))
+			}
+			return s
+		}
+		prefixes := listPrefixes(b, others)
+		st = append(st, Statement{
+			Sid:      sid("AllowLocatingPreviewBucket"),
 			Effect:   "Allow",
-			Action:   Values{"s3:GetBucketLocation", "s3:ListBucket"},
-			Resource: buckets,
+			Action:   Values{"s3:GetBucketLocation"},
+			Resource: Values{b},
 		})
+		deny := Statement{
+			Sid:      sid("DenyListingBeyondOwnPrefix"),
+			Effect:   "Deny",
+			Action:   Values{"s3:ListBucket", "s3:ListBucketVersions"},
+			Resource: Values{b},
+		}
+		if len(prefixes) > 0 {
+			st = append(st, Statement{
+				Sid:       sid("AllowListingOwnPrefix"),
+				Effect:    "Allow",
+				Action:    Values{"s3:ListBucket", "s3:ListBucketVersions"},
+				Resource:  Values{b},
+				Condition: map[string]map[string]Values{"StringLike": {"s3:prefix": prefixes}},
+			})
+			// A request without a prefix lists the whole bucket: the
+			// negated operator is true when s3:prefix is absent.
+			deny.Condition = map[string]map[string]Values{"StringNotLike": {"s3:prefix": prefixes}}
+		}
+		st = append(st, deny)
 	}
-	return Document{Version: version, Statement: append(allow, []Statement{
+	fence := make(Values, 0, len(all))
+	for _, r := range all {
+		fence = append(fence, strings.ReplaceAll(r, PullRequestVariable, "*"))
+	}
+	return Document{Version: version, Statement: append(st, []Statement{
 		{
 			Sid:      "AllowWhoAmI",
 			Effect:   "Allow",
@@ -150,9 +185,21 @@ func Boundary(o Options) Document {
 			Sid:         "DenyOutsidePreviewResources",
 			Effect:      "Deny",
 			NotAction:   Values{"sts:GetCallerIdentity"},
-			NotResource: d.PreviewResources,
+			NotResource: preview.SortedUnique(fence),
 		},
 	}...)}
+}
+
+// listPrefixes are the s3:prefix patterns a preview may list in bucket:
+// the object keys of the preview resources in it ("OWNER/REPO/pr-${…}/*").
+func listPrefixes(bucket string, resources []string) Values {
+	var out Values
+	for _, r := range resources {
+		if key, ok := strings.CutPrefix(r, bucket+"/"); ok && key != "" {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // ProvisionerTrust is the trust policy of the provisioner role.
@@ -208,7 +255,8 @@ func ProvisionerTrust(o Options) Document {
 }
 
 // The IAM actions the tool calls on preview roles, grouped by the guard each
-// group needs.
+// group needs. ProvisionerCalls lists them all; a test keeps it equal to
+// the calls the code makes and to the README.
 var (
 	roleReadActions = Values{
 		"iam:GetRole",
@@ -216,7 +264,6 @@ var (
 		"iam:ListAttachedRolePolicies",
 		"iam:ListInstanceProfilesForRole",
 		"iam:ListRolePolicies",
-		"iam:ListRoleTags",
 	}
 	roleWriteActions = Values{
 		"iam:DeleteRole",
@@ -227,7 +274,51 @@ var (
 		"iam:UpdateAssumeRolePolicy",
 		"iam:UpdateRole",
 	}
+	// boundaryKeyedActions are the role-changing actions that carry the
+	// iam:PermissionsBoundary condition key (Service Authorization
+	// Reference, since December 2025: the role's current boundary; for
+	// CreateRole and PutRolePermissionsBoundary, the one requested). Only
+	// these may be denied on it: a negated operator on a key an action does
+	// not carry (TagRole, UntagRole) is always true and would deny it
+	// always.
+	boundaryKeyedActions = Values{
+		"iam:AttachRolePolicy",
+		"iam:CreateRole",
+		"iam:DeleteRole",
+		"iam:DeleteRolePolicy",
+		"iam:DetachRolePolicy",
+		"iam:PutRolePermissionsBoundary",
+		"iam:PutRolePolicy",
+		"iam:UpdateAssumeRolePolicy",
+		"iam:UpdateRole",
+		"iam:UpdateRoleDescription",
+	}
 )
+
+// ProvisionerCalls are the exact API calls preview-access makes with the
+// provisioner's credentials, as IAM actions: what ProvisionerPermissions
+// allows, and nothing more.
+var ProvisionerCalls = []string{
+	"iam:AttachRolePolicy",
+	"iam:CreateRole",
+	"iam:DeleteRole",
+	"iam:DeleteRolePolicy",
+	"iam:DetachRolePolicy",
+	"iam:GetAccountSummary",
+	"iam:GetRole",
+	"iam:GetRolePolicy",
+	"iam:ListAttachedRolePolicies",
+	"iam:ListInstanceProfilesForRole",
+	"iam:ListRolePolicies",
+	"iam:ListRoles",
+	"iam:PutRolePermissionsBoundary",
+	"iam:PutRolePolicy",
+	"iam:TagRole",
+	"iam:UntagRole",
+	"iam:UpdateAssumeRolePolicy",
+	"iam:UpdateRole",
+	"sts:GetCallerIdentity",
+}
 
 // ProvisionerPermissions is the provisioner role's own policy.
 //
@@ -239,9 +330,19 @@ var (
 // these values, never changed or removed, so ownership cannot be forged or
 // dropped through this role.
 //
+// Tags alone cannot tell a hand-made role from a new one: IAM authorises
+// CreateRole's tags as a TagRole on a role with no tags yet, so TagRole of
+// an untagged role under the path with the ownership tags must stay
+// allowed. What such an adopted role can never get is anything else: every
+// action that changes or removes a role and carries iam:PermissionsBoundary
+// is denied unless the role carries this repository's boundary, and a role
+// that carries it is capped by it, however it came to be.
+//
 // Contract for the code that calls IAM with this role: every TagRole call
 // (and CreateRole's Tags) must include both ownership tags with their values,
-// and UntagRole must never name them.
+// UntagRole must never name an ownership tag, a role's pull-request and
+// repository-id tags never change once set, and PutRolePermissionsBoundary
+// comes before any other change of a role without the boundary.
 func ProvisionerPermissions(o Options) Document {
 	d := o.withDefaults()
 	roles := Values{d.PreviewRoleARNPattern()}
@@ -275,10 +376,12 @@ func ProvisionerPermissions(o Options) Document {
 		},
 		{
 			// GetCallerIdentity needs no permission at all; listed so the
-			// policy states everything the tool calls.
-			Sid:      "WhoAmI",
+			// policy states everything the tool calls. GetAccountSummary
+			// (the account's role count and quota, read before creating a
+			// role) has no resource-level permissions.
+			Sid:      "WhoAmIAndRoleQuota",
 			Effect:   "Allow",
-			Action:   Values{"sts:GetCallerIdentity"},
+			Action:   Values{"iam:GetAccountSummary", "sts:GetCallerIdentity"},
 			Resource: Values{"*"},
 		},
 		{
@@ -347,14 +450,15 @@ func ProvisionerPermissions(o Options) Document {
 	}
 	st = append(st,
 		Statement{
-			// StringNotEquals is also true when no boundary is given at all,
-			// so a role without the boundary cannot be created either.
-			// PutRolePolicy and AttachRolePolicy too: a role under the path
-			// that lacks the boundary (made by hand, then given the
-			// ownership tags) can never be granted anything.
+			// StringNotEquals is also true when the role has no boundary at
+			// all (the key is then absent), so a role without this
+			// repository's boundary can be neither created nor changed nor
+			// deleted: one made by hand under the path and given the
+			// ownership tags can never be re-pointed, granted or removed
+			// through this role. Only boundary-keyed actions are listed.
 			Sid:      "DenyRolesWithoutTheBoundary",
 			Effect:   "Deny",
-			Action:   Values{"iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:AttachRolePolicy"},
+			Action:   boundaryKeyedActions,
 			Resource: Values{"*"},
 			Condition: map[string]map[string]Values{
 				"StringNotEquals": {"iam:PermissionsBoundary": {boundary}},
@@ -425,13 +529,29 @@ func ProvisionerPermissions(o Options) Document {
 		},
 		Statement{
 			// ForAnyValue in a Deny: true when any removed key is an
-			// ownership tag (and false, harmlessly, when no keys are given).
+			// ownership or binding tag (and false, harmlessly, when no keys
+			// are given). IAM tag keys are case-insensitive, so the match
+			// is too: Preview-Access:Managed-By is the same tag.
 			Sid:      "DenyRemovingOwnerTags",
 			Effect:   "Deny",
 			Action:   Values{"iam:UntagRole"},
 			Resource: Values{"*"},
 			Condition: map[string]map[string]Values{
-				"ForAnyValue:StringEquals": {"aws:TagKeys": {TagManagedBy, TagRepository}},
+				"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {TagManagedBy, TagPullRequest, TagRepository, TagRepositoryID}},
+			},
+		},
+		Statement{
+			// A role already bound to a pull request is never re-bound to
+			// another: the boundary reads the pull-request tag, so changing
+			// it would hand the role another PR's data. CreateRole's own
+			// tags are on a role with no tags yet, which this leaves alone.
+			Sid:      "DenyRebindingPreviewRoles",
+			Effect:   "Deny",
+			Action:   Values{"iam:TagRole"},
+			Resource: Values{"*"},
+			Condition: map[string]map[string]Values{
+				"Null":                               {"iam:ResourceTag/" + TagPullRequest: {"false"}},
+				"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {TagPullRequest, TagRepositoryID}},
 			},
 		},
 		Statement{

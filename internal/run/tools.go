@@ -34,7 +34,8 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	boundary := fs.String("boundary-name", "", "`name` of the permissions boundary policy (default preview-access-boundary-OWNER-REPO)")
 	role := fs.String("provisioner-role-name", "", "`name` of the provisioner role (default preview-access-OWNER-REPO)")
 	managed := fs.String("allowed-managed-policy-arns", "", "comma-separated managed policy `ARNs` the provisioner may attach")
-	resources := fs.String("preview-resources", "", "comma-separated `ARNs` previews may touch (default: the default template's S3 prefix)")
+	resources := fs.String("preview-resources", "", "comma-separated `ARNs` previews may touch, each naming "+bootstrap.PullRequestVariable+" (default: the PR's prefix of the default template's bucket)")
+	shared := fs.String("shared-preview-resources", "", "comma-separated `ARNs` every PR of the repository may touch (the boundary cannot keep PRs apart there)")
 	noProvider := fs.Bool("no-oidc-provider", false, "leave the OIDC provider out (the account already has one)")
 	format := fs.String("format", "cloudformation", "output `format`: cloudformation or json")
 	if err := parseFlags(fs, args); err != nil {
@@ -48,7 +49,7 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	o := bootstrap.Options{
 		AccountID: *account, Region: *region, Owner: owner, Repo: name, RepositoryID: *repoID,
 		DefaultBranch: *branch, WorkflowFile: *workflow, BoundaryName: *boundary, ProvisionerRoleName: *role,
-		AllowedManagedPolicyARNs: splitComma(*managed), PreviewResources: splitComma(*resources),
+		AllowedManagedPolicyARNs: splitComma(*managed), PreviewResources: splitComma(*resources), SharedPreviewResources: splitComma(*shared),
 		CreateOIDCProvider: &create,
 	}
 	if err := o.Validate(); err != nil {
