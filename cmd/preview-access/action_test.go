@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/preview-access/preview-access/internal/bootstrap"
 	"github.com/preview-access/preview-access/internal/config"
 )
 
@@ -261,7 +262,20 @@ const (
 	inputsEnd    = "<!-- inputs:end -->"
 	outputsStart = "<!-- outputs:start -->"
 	outputsEnd   = "<!-- outputs:end -->"
+	callsStart   = "<!-- provisioner-calls:start -->"
+	callsEnd     = "<!-- provisioner-calls:end -->"
 )
+
+// renderProvisionerCalls is the README's list of the provisioner's calls,
+// from bootstrap.ProvisionerCalls, which its tests keep equal to what the
+// policy allows.
+func renderProvisionerCalls() string {
+	calls := make([]string, len(bootstrap.ProvisionerCalls))
+	for i, c := range bootstrap.ProvisionerCalls {
+		calls[i] = "`" + c + "`"
+	}
+	return "The calls the action makes with the provisioner's credentials, and all that its policy allows: " + strings.Join(calls, ", ") + ".\n"
+}
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
@@ -315,6 +329,7 @@ func TestREADMETables(t *testing.T) {
 	for _, s := range []struct{ start, end, table string }{
 		{inputsStart, inputsEnd, renderInputsTable()},
 		{outputsStart, outputsEnd, renderOutputsTable()},
+		{callsStart, callsEnd, renderProvisionerCalls()},
 	} {
 		next, inner, ok := replaceBetween(updated, s.start, s.end, readmeSection(s.start, s.table, s.end))
 		if !ok {
@@ -326,7 +341,7 @@ func TestREADMETables(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(strings.TrimSpace(s.table), strings.TrimSpace(inner)); diff != "" {
-			t.Errorf("README.md between %s and %s is not the table config.Inputs gives; run go test ./cmd/preview-access -run TestREADMETables -update (-want +got):\n%s", s.start, s.end, diff)
+			t.Errorf("README.md between %s and %s is not what config.Inputs, config.Outputs and bootstrap.ProvisionerCalls give; run go test ./cmd/preview-access -run TestREADMETables -update (-want +got):\n%s", s.start, s.end, diff)
 		}
 	}
 	if updating() && updated != doc && !t.Failed() {

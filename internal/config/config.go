@@ -34,6 +34,7 @@ type Config struct {
 	AccountID       string // may be empty until resolved through STS
 	OIDCProviderARN string // may be empty until the account is known
 
+	Audience            string
 	TrustScope          string
 	EnvironmentTemplate string
 	SubjectTemplate     string
@@ -220,6 +221,10 @@ func Load(lookup func(name string) string) (Config, error) {
 		}
 	}
 
+	c.Audience = get("audience")
+	if a := c.Audience; len(a) > 255 || strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 || strings.ContainsAny(a, "*?${}") {
+		bad("audience", fmt.Sprintf("%q is not a plain audience", a), "use the OIDC provider's client id exactly, e.g. sts.amazonaws.com: printable ASCII, no spaces, wildcards or ${…}, at most 255 characters")
+	}
 	c.TrustScope = get("trust-scope")
 	if c.TrustScope != policy.ScopeRef && c.TrustScope != policy.ScopeEnvironment {
 		bad("trust-scope", fmt.Sprintf("%q is not a trust scope", c.TrustScope), "use ref or environment")
@@ -315,6 +320,9 @@ func Load(lookup func(name string) string) (Config, error) {
 		c.TTL = d
 	}
 	c.Tags = map[string]string{}
+	// IAM tag keys are case-insensitive: Team and team are one tag, and
+	// Preview-Access:managed-by is the tool's own.
+	seenKey := map[string]int{}
 	for i, line := range strings.Split(get("tags"), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -322,16 +330,18 @@ func Load(lookup func(name string) string) (Config, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		lower := strings.ToLower(k)
 		switch {
 		case !ok:
 			bad("tags", fmt.Sprintf("line %d %q is not key=value", i+1, line), "write one key=value per line")
-		case !naming.ValidTagKey(k) || strings.HasPrefix(k, naming.TagPrefix):
-			bad("tags", fmt.Sprintf("line %d: key %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 128, not starting with aws: or preview-access:")
+		case !naming.ValidTagKey(k) || strings.HasPrefix(lower, naming.TagPrefix):
+			bad("tags", fmt.Sprintf("line %d: key %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 128, not starting with aws: or preview-access: in any case")
 		case !naming.ValidTagValue(v):
 			bad("tags", fmt.Sprintf("line %d: value of %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 256")
-		case c.Tags[k] != "":
-			bad("tags", fmt.Sprintf("line %d: key %q is repeated", i+1, k), "")
+		case seenKey[lower] > 0:
+			bad("tags", fmt.Sprintf("line %d: key %q is repeated (line %d has it; IAM tag keys are case-insensitive)", i+1, k, seenKey[lower]), "give each key once")
 		default:
+			seenKey[lower] = i + 1
 			c.Tags[k] = v
 		}
 	}

@@ -31,8 +31,8 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		Mode: "auto", Region: "us-east-1", Partition: "aws", AccountID: "123456789012",
-		TrustScope: "ref", EnvironmentTemplate: "preview-pr-{number}", SubjectTemplate: "repo:{owner}/{repo}:pull_request",
-		RoleNameTemplate: "preview-{owner}-{repo}-pr-{number}", RolePathTemplate: "/preview-access/{owner}/{repo}/",
+		Audience: "sts.amazonaws.com", TrustScope: "ref", EnvironmentTemplate: "preview-pr-{number}", SubjectTemplate: "repo:{owner}/{repo}:pull_request",
+		RoleNameTemplate: "preview-{owner}.{repo}-pr-{number}", RolePathTemplate: "/preview-access/{owner}/{repo}/",
 		PermissionsBoundary: valid["permissions-boundary"], MaxSessionDuration: 3600, TTL: 7 * 24 * time.Hour,
 		Tags: map[string]string{}, TrustSizeLimit: 2048, Timeout: 5 * time.Minute, WaitForRole: true,
 		Comment: true, Deployment: true, Gateway: "none", GatewayFile: "preview-access-policy.json",

@@ -86,6 +86,7 @@ func Build(c config.Config, p preview.Preview, permTemplate []byte, now time.Tim
 	}
 	s.Trust = policy.TrustOptions{
 		ProviderARN:  c.ProviderARN(),
+		Audience:     c.Audience,
 		Scope:        c.TrustScope,
 		Subject:      naming.Expand(c.SubjectTemplate, subjVars),
 		RepositoryID: p.RepositoryID,

@@ -115,3 +115,29 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	golden.Check(t, filepath.Join("..", "..", "testdata", "golden", name), got)
 }
+
+// TestAudience: the audience input is the trust's aud, exactly; the
+// default is configure-aws-credentials' sts.amazonaws.com.
+func TestAudience(t *testing.T) {
+	t.Parallel()
+	tmpl, _ := templates.FS.ReadFile(templates.DefaultPermissions)
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ input, want string }{
+		{"", "sts.amazonaws.com"},
+		{"api://preview-access", "api://preview-access"},
+	} {
+		st, err := Build(cfg(t, map[string]string{"audience": tc.input}), sample(), tmpl, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Statement []struct{ Condition map[string]map[string]string }
+		}
+		if err := json.Unmarshal(st.Role.Trust, &d); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Statement[0].Condition["StringEquals"]["token.actions.githubusercontent.com:aud"]; got != tc.want {
+			t.Errorf("audience %q: trust aud = %q; want %q", tc.input, got, tc.want)
+		}
+	}
+}

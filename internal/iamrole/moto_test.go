@@ -24,7 +24,7 @@ func setup(t *testing.T) (*faultproxy.Proxy, *iam.Client, Desired) {
 	client := testenv.IAMClient(t, proxy.URL())
 	owner, repo := testenv.UniqueRepo(t)
 	d := desired()
-	d.Name = "preview-" + owner + "-" + repo + "-pr-1"
+	d.Name = "preview-" + owner + "." + repo + "-pr-1"
 	d.Path = "/preview-access/" + owner + "/" + repo + "/"
 	d.ManagedPolicies = nil // moto has no AWS managed policies to attach
 	d.Boundary = ""
@@ -99,7 +99,7 @@ func TestDownAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := PlanDown(d.Name, o, d.RepositoryID, d.PullRequest)
+	steps, _, err := PlanDown(d.Name, o, d.Teardown())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestDownAgainstMoto(t *testing.T) {
 	// Down of nothing succeeds and writes nothing.
 	proxy.Reset()
 	o, _ = Observe(ctx, client, d.Name, true)
-	steps, err = PlanDown(d.Name, o, d.RepositoryID, d.PullRequest)
+	steps, _, err = PlanDown(d.Name, o, d.Teardown())
 	if err != nil || Apply(ctx, client, steps) != nil || proxy.Writes() != 0 {
 		t.Errorf("down of nothing: err=%v writes=%d; want success and no writes", err, proxy.Writes())
 	}
@@ -138,7 +138,7 @@ func TestForeignRoleIsLeftAlone(t *testing.T) {
 	if _, _, err := PlanUp(d, o, time.Now()); err == nil {
 		t.Error("PlanUp of a foreign role succeeded; want an ownership error")
 	}
-	if _, err := PlanDown(d.Name, o, d.RepositoryID, d.PullRequest); err == nil {
+	if _, _, err := PlanDown(d.Name, o, d.Teardown()); err == nil {
 		t.Error("PlanDown of a foreign role succeeded; want an ownership error")
 	}
 	if proxy.Writes() != 0 {
@@ -159,7 +159,7 @@ func TestDownStopsOnForeignAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PlanDown(d.Name, o, d.RepositoryID, d.PullRequest); err == nil {
+	if _, _, err := PlanDown(d.Name, o, d.Teardown()); err == nil {
 		t.Fatal("PlanDown succeeded with a foreign inline policy; want an error naming it")
 	}
 	if proxy.Writes() != 0 {

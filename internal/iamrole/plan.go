@@ -86,10 +86,34 @@ func PlanUp(d Desired, o Observed, now time.Time) (steps []Step, warnings []stri
 		return nil, nil, fmt.Errorf("role %s exists under path %s, not %s: IAM cannot move a role; run down with the old role-path first", name, o.Path, d.Path)
 	}
 
+	// keyed orders the changes IAM authorises on the role's boundary
+	// (iam:PermissionsBoundary: trust, UpdateRole, inline and managed
+	// policies) after a boundary change: the provisioner policy refuses
+	// them on a role that does not carry the boundary yet.
+	keyed := 0
+	switch {
+	case d.Boundary != "" && o.Boundary != d.Boundary:
+		keyed = 1
+		b := d.Boundary
+		action := plan.Update
+		if o.Boundary == "" {
+			action = plan.Create
+		}
+		steps = append(steps, Step{
+			Change: plan.Change{Resource: "permissions-boundary", Name: name, Action: action, Detail: lastSegment(b)},
+			Do: func(ctx context.Context, api API) error {
+				_, err := api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String(name), PermissionsBoundary: &b})
+				return wrap("PutRolePermissionsBoundary", err)
+			},
+		})
+	case d.Boundary == "" && o.Boundary != "":
+		warnings = append(warnings, fmt.Sprintf("role %s keeps its permissions boundary %s: the action never removes a boundary", name, lastSegment(o.Boundary)))
+	}
 	if !policy.Equal(o.Trust, d.Trust) {
 		doc := string(d.Trust)
 		steps = append(steps, Step{
 			Change: plan.Change{Resource: "trust-policy", Name: name, Action: plan.Update, Detail: "trust conditions differ"},
+			Phase:  keyed,
 			Do: func(ctx context.Context, api API) error {
 				_, err := api.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: &doc})
 				return wrap("UpdateAssumeRolePolicy", err)
@@ -107,33 +131,12 @@ func PlanUp(d Desired, o Observed, now time.Time) (steps []Step, warnings []stri
 		in := &iam.UpdateRoleInput{RoleName: aws.String(name), MaxSessionDuration: aws.Int32(d.MaxSession), Description: aws.String(d.Description)}
 		steps = append(steps, Step{
 			Change: plan.Change{Resource: "iam-role", Name: name, Action: plan.Update, Detail: strings.Join(what, ", ")},
+			Phase:  keyed,
 			Do: func(ctx context.Context, api API) error {
 				_, err := api.UpdateRole(ctx, in)
 				return wrap("UpdateRole", err)
 			},
 		})
-	}
-	// grantPhase orders grants after a boundary change: the provisioner
-	// policy refuses PutRolePolicy and AttachRolePolicy on a role that does
-	// not carry the boundary yet.
-	grantPhase := 0
-	switch {
-	case d.Boundary != "" && o.Boundary != d.Boundary:
-		grantPhase = 1
-		b := d.Boundary
-		action := plan.Update
-		if o.Boundary == "" {
-			action = plan.Create
-		}
-		steps = append(steps, Step{
-			Change: plan.Change{Resource: "permissions-boundary", Name: name, Action: action, Detail: lastSegment(b)},
-			Do: func(ctx context.Context, api API) error {
-				_, err := api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String(name), PermissionsBoundary: &b})
-				return wrap("PutRolePermissionsBoundary", err)
-			},
-		})
-	case d.Boundary == "" && o.Boundary != "":
-		warnings = append(warnings, fmt.Sprintf("role %s keeps its permissions boundary %s: the action never removes a boundary", name, lastSegment(o.Boundary)))
 	}
 	set, remove := DiffTags(d.Tags, o.Tags)
 	if len(set) > 0 {
@@ -164,18 +167,18 @@ func PlanUp(d Desired, o Observed, now time.Time) (steps []Step, warnings []stri
 	}
 	switch {
 	case o.Policy == nil:
-		steps = append(steps, putPolicy(name, d.Policy, plan.Create, "inline policy "+PolicyName, grantPhase))
+		steps = append(steps, putPolicy(name, d.Policy, plan.Create, "inline policy "+PolicyName, keyed))
 	case !policy.Equal(o.Policy, d.Policy):
-		steps = append(steps, putPolicy(name, d.Policy, plan.Update, "inline policy "+PolicyName+" differs", grantPhase))
+		steps = append(steps, putPolicy(name, d.Policy, plan.Update, "inline policy "+PolicyName+" differs", keyed))
 	}
 	for _, arn := range d.ManagedPolicies {
 		if !slices.Contains(o.Managed, arn) {
-			steps = append(steps, attach(name, arn, grantPhase))
+			steps = append(steps, attach(name, arn, keyed))
 		}
 	}
 	for _, arn := range o.Managed {
 		if !slices.Contains(d.ManagedPolicies, arn) {
-			steps = append(steps, detach(name, arn, 0))
+			steps = append(steps, detach(name, arn, keyed))
 		}
 	}
 	for _, p := range o.OtherPolicies {
@@ -187,15 +190,38 @@ func PlanUp(d Desired, o Observed, now time.Time) (steps []Step, warnings []stri
 	return steps, warnings, nil
 }
 
+// Teardown says which role a teardown may remove: where it must live, whose
+// its tags must say it is, and which managed policies the tool attached.
+type Teardown struct {
+	Path         string
+	RepositoryID string
+	PullRequest  string
+	// Managed are the managed policies the configuration attaches; others
+	// found on the role were attached out of band.
+	Managed []string
+}
+
+// Teardown is what a teardown of d's role must find: its path, its
+// owner's tags, and the managed policies the tool attaches.
+func (d Desired) Teardown() Teardown {
+	return Teardown{Path: d.Path, RepositoryID: d.RepositoryID, PullRequest: d.PullRequest, Managed: d.ManagedPolicies}
+}
+
 // PlanDown computes the steps that remove the role. It refuses, before any
-// write, a role that is not the tool's or that carries attachments the tool
-// never makes (other inline policies, instance profiles).
-func PlanDown(name string, o Observed, repositoryID, pullRequest string) ([]Step, error) {
+// write, a role that is not the tool's (its tags, or a path other than
+// the one it must live under) or that carries attachments the tool never
+// makes (other inline policies, instance profiles). Managed policies
+// attached out of band are detached, so that revocation wins, and each is
+// named in a warning.
+func PlanDown(name string, o Observed, t Teardown) (steps []Step, warnings []string, err error) {
 	if !o.Exists {
-		return []Step{{Change: plan.Change{Resource: "iam-role", Name: name, Action: plan.NoOp, Detail: "already gone"}}}, nil
+		return []Step{{Change: plan.Change{Resource: "iam-role", Name: name, Action: plan.NoOp, Detail: "already gone"}}}, nil, nil
 	}
-	if err := CheckOwnership(name, o, repositoryID, pullRequest); err != nil {
-		return nil, err
+	if err := CheckOwnership(name, o, t.RepositoryID, t.PullRequest); err != nil {
+		return nil, nil, err
+	}
+	if o.Path != t.Path {
+		return nil, nil, &OwnershipError{name, fmt.Sprintf("it lives under path %s, not %s, where preview-access keeps this repository's roles", o.Path, t.Path)}
 	}
 	var foreign []string
 	for _, p := range o.OtherPolicies {
@@ -205,9 +231,13 @@ func PlanDown(name string, o Observed, repositoryID, pullRequest string) ([]Step
 		foreign = append(foreign, "instance profile "+ip)
 	}
 	if len(foreign) > 0 {
-		return nil, fmt.Errorf("role %s has attachments preview-access did not make (%s); nothing was removed: remove them by hand, then run down again", name, strings.Join(foreign, ", "))
+		return nil, nil, fmt.Errorf("role %s has attachments preview-access did not make (%s); nothing was removed: remove them by hand, then run down again", name, strings.Join(foreign, ", "))
 	}
-	var steps []Step
+	for _, arn := range o.Managed {
+		if !slices.Contains(t.Managed, arn) {
+			warnings = append(warnings, fmt.Sprintf("role %s had the managed policy %s attached out of band (not in managed-policy-arns): it is detached so the role can be removed", name, arn))
+		}
+	}
 	if o.Policy != nil {
 		steps = append(steps, Step{
 			Change: plan.Change{Resource: "inline-policy", Name: name, Action: plan.Delete, Detail: "inline policy " + PolicyName},
@@ -232,7 +262,7 @@ func PlanDown(name string, o Observed, repositoryID, pullRequest string) ([]Step
 			return ignoreNotFound(wrap("DeleteRole", err))
 		},
 	})
-	return steps, nil
+	return steps, warnings, nil
 }
 
 func putPolicy(name string, doc []byte, action plan.Action, detail string, phase int) Step {

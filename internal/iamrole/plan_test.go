@@ -1,6 +1,7 @@
 package iamrole
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +68,9 @@ func TestPlanUp(t *testing.T) {
 		{"session and boundary and policy", func(o *Observed) {
 			o.MaxSession, o.Boundary, o.Policy = 7200, "", nil
 		}, []plan.Change{
-			{Resource: "iam-role", Name: "preview-o-r-pr-1", Action: plan.Update, Detail: "max session 7200s → 3600s"},
+			// The boundary first: the changes after it need it on the role.
 			{Resource: "permissions-boundary", Name: "preview-o-r-pr-1", Action: plan.Create, Detail: "b"},
+			{Resource: "iam-role", Name: "preview-o-r-pr-1", Action: plan.Update, Detail: "max session 7200s → 3600s"},
 			{Resource: "inline-policy", Name: "preview-o-r-pr-1", Action: plan.Create, Detail: "inline policy preview-access"},
 		}},
 		{"tags: stale own tag removed, foreign kept", func(o *Observed) {
@@ -115,7 +117,7 @@ func TestPlanRefusesForeignRoles(t *testing.T) {
 			if _, _, err := PlanUp(d, o, time.Now()); err == nil || !strings.Contains(err.Error(), d.Name) {
 				t.Errorf("PlanUp err = %v; want an ownership error naming %s", err, d.Name)
 			}
-			if _, err := PlanDown(d.Name, o, "7", "1"); err == nil || !strings.Contains(err.Error(), d.Name) {
+			if _, _, err := PlanDown(d.Name, o, d.Teardown()); err == nil || !strings.Contains(err.Error(), d.Name) {
 				t.Errorf("PlanDown err = %v; want an ownership error naming %s", err, d.Name)
 			}
 		})
@@ -125,7 +127,7 @@ func TestPlanRefusesForeignRoles(t *testing.T) {
 func TestPlanDown(t *testing.T) {
 	t.Parallel()
 	d := desired()
-	steps, err := PlanDown(d.Name, observedFrom(d), "7", "1")
+	steps, warnings, err := PlanDown(d.Name, observedFrom(d), d.Teardown())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,15 +142,86 @@ func TestPlanDown(t *testing.T) {
 	if steps[2].Phase <= steps[0].Phase {
 		t.Error("DeleteRole must run after the policies are gone")
 	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q; want none: the managed policy is the configured one", warnings)
+	}
 
 	o := observedFrom(d)
 	o.OtherPolicies = []string{"hand-made"}
 	o.InstanceProfiles = []string{"web"}
-	if _, err := PlanDown(d.Name, o, "7", "1"); err == nil || !strings.Contains(err.Error(), "inline policy hand-made, instance profile web") {
+	if _, _, err := PlanDown(d.Name, o, d.Teardown()); err == nil || !strings.Contains(err.Error(), "inline policy hand-made, instance profile web") {
 		t.Errorf("PlanDown with foreign attachments: err = %v; want both named", err)
 	}
-	if steps, err := PlanDown(d.Name, Observed{}, "7", "1"); err != nil || steps[0].Change.Action != plan.NoOp {
+	if steps, _, err := PlanDown(d.Name, Observed{}, d.Teardown()); err != nil || steps[0].Change.Action != plan.NoOp {
 		t.Errorf("PlanDown of nothing = %v, %v; want one no-op", steps, err)
+	}
+}
+
+// TestPlanDownChecksThePath: a role with the tool's name and forged tags
+// at another path is not removed; the error names the role and its path.
+func TestPlanDownChecksThePath(t *testing.T) {
+	t.Parallel()
+	d := desired()
+	o := observedFrom(d)
+	o.Path = "/somebody-else/"
+	steps, _, err := PlanDown(d.Name, o, d.Teardown())
+	var own *OwnershipError
+	if !errors.As(err, &own) || !strings.Contains(err.Error(), d.Name) || !strings.Contains(err.Error(), "/somebody-else/") || steps != nil {
+		t.Errorf("PlanDown at another path = %v, %v; want an ownership error naming the role and /somebody-else/", steps, err)
+	}
+}
+
+// TestPlanDownDetachesOutOfBandPolicies: revocation wins over an attachment
+// someone made by hand, and the warning names it.
+func TestPlanDownDetachesOutOfBandPolicies(t *testing.T) {
+	t.Parallel()
+	d := desired()
+	o := observedFrom(d)
+	o.Managed = append(o.Managed, "arn:aws:iam::aws:policy/AdministratorAccess")
+	steps, warnings, err := PlanDown(d.Name, o, d.Teardown())
+	if err != nil {
+		t.Fatal(err)
+	}
+	detached := 0
+	for _, c := range changes(t, steps) {
+		if c.Resource == "managed-policy" && c.Action == plan.Delete {
+			detached++
+		}
+	}
+	if detached != 2 {
+		t.Errorf("%d detaches; want 2 (the configured policy and the out-of-band one)", detached)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "AdministratorAccess") || !strings.Contains(warnings[0], "out of band") {
+		t.Errorf("warnings %q; want one naming AdministratorAccess as attached out of band", warnings)
+	}
+}
+
+// TestPlanUpPutsTheBoundaryFirst: every change IAM authorises on the
+// role's boundary waits for the boundary to be on the role.
+func TestPlanUpPutsTheBoundaryFirst(t *testing.T) {
+	t.Parallel()
+	d := desired()
+	o := observedFrom(d)
+	o.Boundary = ""
+	o.Trust = []byte(`{"Version":"2012-10-17","Statement":[]}`)
+	o.MaxSession = 7200
+	o.Policy = []byte(`{"Version":"2012-10-17","Statement":[]}`)
+	o.Managed = []string{"arn:aws:iam::aws:policy/AdministratorAccess"}
+	steps, _, err := PlanUp(d, o, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase := map[string]int{}
+	for _, st := range steps {
+		phase[st.Change.Resource+" "+string(st.Change.Action)] = st.Phase
+	}
+	if phase["permissions-boundary create"] != 0 {
+		t.Errorf("the boundary is put in phase %d; want 0", phase["permissions-boundary create"])
+	}
+	for _, k := range []string{"trust-policy update", "iam-role update", "inline-policy update", "managed-policy delete"} {
+		if p, ok := phase[k]; !ok || p < 1 {
+			t.Errorf("%s: phase %d (planned %t); want after the boundary", k, p, ok)
+		}
 	}
 }
 

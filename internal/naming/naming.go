@@ -26,8 +26,12 @@ const (
 	// hashLen is how many hex digits of SHA-256 end an over-long name.
 	hashLen = 8
 
-	// DefaultRoleNameTemplate names a PR's role.
-	DefaultRoleNameTemplate = "preview-{owner}-{repo}-pr-{number}"
+	// DefaultRoleNameTemplate names a PR's role. The "." between owner
+	// and repository is a character GitHub never allows in an owner login,
+	// so octo-org/shop and octo/org-shop cannot share a name: the owner is
+	// everything before the first ".", the number the digits after the
+	// last "-pr-".
+	DefaultRoleNameTemplate = "preview-{owner}.{repo}-pr-{number}"
 	// DefaultPathTemplate puts every role of one repository under one path.
 	DefaultPathTemplate = "/preview-access/{owner}/{repo}/"
 	// DefaultEnvironmentTemplate names a PR's GitHub environment.
@@ -136,10 +140,12 @@ func NumberPattern(tmpl string, vars Vars) *regexp.Regexp {
 }
 
 // RoleName renders tmpl and reduces it to IAM's alphabet and length: every
-// character outside [A-Za-z0-9+=,.@_-] becomes '-', and a name over 64
-// characters is cut and ended with '-' and 8 hex digits of the SHA-256 of
-// the full rendered name, so two long names that share a prefix (two PRs of
-// one long-named repository) never collide.
+// character outside [A-Za-z0-9+=,.@_-] becomes '-'. A name over 64
+// characters is cut, and '-' and 8 hex digits of the SHA-256 of the full
+// rendered name take the place of what was cut. The last {number} and the
+// literal text just before it ("-pr-42") are kept as they are, so two PRs
+// of one repository never collide however long its name; two repositories
+// whose long names share their first 40-odd characters differ in the hash.
 func RoleName(tmpl string, vars Vars) string {
 	full := Expand(tmpl, vars)
 	name := Sanitize(full)
@@ -150,7 +156,34 @@ func RoleName(tmpl string, vars Vars) string {
 		return name
 	}
 	sum := sha256.Sum256([]byte(full))
-	return name[:MaxRoleName-hashLen-1] + "-" + hex.EncodeToString(sum[:])[:hashLen]
+	hash := "-" + hex.EncodeToString(sum[:])[:hashLen]
+	tail := Sanitize(numberTail(tmpl, vars))
+	if keep := MaxRoleName - len(hash) - len(tail); keep >= minKept {
+		return name[:keep] + hash + tail
+	}
+	return name[:MaxRoleName-len(hash)] + hash
+}
+
+// minKept is the least of a long name's beginning that RoleName keeps: a
+// name should still say whose it is.
+const minKept = 16
+
+// numberTail renders the part of tmpl from the literal text before its
+// last {number} to the end: "-pr-{number}" of the default template. It is
+// "" when tmpl has no {number}.
+func numberTail(tmpl string, vars Vars) string {
+	locs := placeRE.FindAllStringIndex(tmpl, -1)
+	for i := len(locs) - 1; i >= 0; i-- {
+		if tmpl[locs[i][0]:locs[i][1]] != "{number}" {
+			continue
+		}
+		from := 0
+		if i > 0 {
+			from = locs[i-1][1]
+		}
+		return Expand(tmpl[from:], vars)
+	}
+	return ""
 }
 
 // Sanitize maps s onto IAM's name alphabet, byte by byte, so the result's

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/preview-access/preview-access/internal/preview"
 )
 
 func TestRoleName(t *testing.T) {
@@ -16,11 +18,13 @@ func TestRoleName(t *testing.T) {
 		vars Vars
 		want string
 	}{
-		{"default", DefaultRoleNameTemplate, Vars{"owner": "octo-org", "repo": "shop", "number": "42"}, "preview-octo-org-shop-pr-42"},
-		{"dots and underscores kept", DefaultRoleNameTemplate, Vars{"owner": "o", "repo": "my.repo_x", "number": "1"}, "preview-o-my.repo_x-pr-1"},
+		{"default", DefaultRoleNameTemplate, Vars{"owner": "octo-org", "repo": "shop", "number": "42"}, "preview-octo-org.shop-pr-42"},
+		{"look-alike repository", DefaultRoleNameTemplate, Vars{"owner": "octo", "repo": "org-shop", "number": "42"}, "preview-octo.org-shop-pr-42"},
+		{"dots and underscores kept", DefaultRoleNameTemplate, Vars{"owner": "o", "repo": "my.repo_x", "number": "1"}, "preview-o.my.repo_x-pr-1"},
 		{"slash replaced", "{owner}/{repo}-{number}", Vars{"owner": "o", "repo": "r", "number": "7"}, "o-r-7"},
 		{"unicode replaced byte-safe", "pré-{number}", Vars{"number": "3"}, "pr--3"},
-		{"long cut with hash", DefaultRoleNameTemplate, Vars{"owner": long, "repo": longRepo, "number": "42"}, ""},
+		{"long cut with hash", DefaultRoleNameTemplate, Vars{"owner": long, "repo": longRepo, "number": "42"}, "preview-" + long + ".r-c1357bf0-pr-42"},
+		{"long without a number", "{repo}", Vars{"repo": longRepo}, strings.Repeat("r", 55) + "-f1f29543"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +105,37 @@ func TestPathAndTags(t *testing.T) {
 	if ValidTagKey("aws:foo") || ValidTagKey("") || !ValidTagKey("team") {
 		t.Error("ValidTagKey: aws: prefix and empty must be refused, plain keys accepted")
 	}
+}
+
+// FuzzRoleNameUnique: two different (repository, PR) pairs never share
+// the default role name, in IAM's case-insensitive sense. Names are
+// injective by construction; long names of one repository keep the PR
+// number verbatim, so only two long-named repositories with a common
+// prefix could meet, in 32 bits of SHA-256.
+func FuzzRoleNameUnique(f *testing.F) {
+	f.Add("octo-org", "shop", 42, "octo", "org-shop", 42)
+	f.Add("a", "b-pr-1", 2, "a", "b", 1)
+	f.Add("a", "b.c", 1, "a.b", "c", 1)
+	f.Add(strings.Repeat("o", 39), strings.Repeat("r", 100), 1, strings.Repeat("o", 39), strings.Repeat("r", 100), 11)
+	f.Add(strings.Repeat("o", 39), strings.Repeat("r", 100), 7, strings.Repeat("o", 39), strings.Repeat("r", 99), 7)
+	f.Add("x", "y", 12, "x", "y1", 2)
+	f.Fuzz(func(t *testing.T, o1, r1 string, n1 int, o2, r2 string, n2 int) {
+		if !preview.ValidOwner(o1) || !preview.ValidOwner(o2) || !preview.ValidRepo(r1) || !preview.ValidRepo(r2) || n1 <= 0 || n2 <= 0 {
+			t.Skip()
+		}
+		same := strings.EqualFold(o1, o2) && strings.EqualFold(r1, r2) && n1 == n2
+		a := RoleName(DefaultRoleNameTemplate, Vars{"owner": o1, "repo": r1, "number": strconv.Itoa(n1)})
+		b := RoleName(DefaultRoleNameTemplate, Vars{"owner": o2, "repo": r2, "number": strconv.Itoa(n2)})
+		if !ValidRoleName(a) || !ValidRoleName(b) {
+			t.Fatalf("invalid names %q, %q", a, b)
+		}
+		if !same && strings.EqualFold(a, b) {
+			t.Fatalf("%s/%s#%d and %s/%s#%d share the role name %q", o1, r1, n1, o2, r2, n2, a)
+		}
+		if !strings.HasSuffix(a, "-pr-"+strconv.Itoa(n1)) {
+			t.Errorf("%q does not end with its PR number %d", a, n1)
+		}
+	})
 }
 
 // FuzzRoleName: whatever the owner, repository and number, the name is one

@@ -184,7 +184,7 @@ func badRune(doc []byte) (rune, bool) {
 			}
 		}
 		return s
-	})
+	}, nil)
 	return found, ok
 }
 

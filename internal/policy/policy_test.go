@@ -150,6 +150,8 @@ func TestRender(t *testing.T) {
 		{"invalid JSON", `{"R": "x",}`, "", "not valid JSON"},
 		{"duplicate keys", `{"R":"x","R":"y"}`, "", `duplicate key "R"`},
 		{"trailing data", `{"R":"x"} {}`, "", "data after the document"},
+		{"keys that render the same", `{"Condition":{"StringEquals":{"aws:PrincipalTag/{repo}":"a","aws:PrincipalTag/shop":"b"}}}`, "", `render to the same key "aws:PrincipalTag/shop"`},
+		{"two placeholders, one value", `{"{owner}-x":1,"{repo}":{"{number}":1,"42":2}}`, "", `render to the same key "42"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

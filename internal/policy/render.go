@@ -33,11 +33,17 @@ func Render(tmpl []byte, vars map[string]string) ([]byte, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("template is not valid JSON: data after the document")
 	}
-	var unknown []string
-	out := walk(v, func(s string) string { return expand(s, vars, &unknown) })
+	var unknown, collided []string
+	out := walk(v, func(s string) string { return expand(s, vars, &unknown) }, func(key string) { collided = append(collided, key) })
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		return nil, fmt.Errorf("template uses unknown placeholders %s (allowed: {%s})", strings.Join(compact(unknown), ", "), strings.Join(PermissionVars, "}, {"))
+	}
+	if len(collided) > 0 {
+		// Two keys that render the same would be merged silently, one of
+		// them lost: which one is up to map order, so it is refused.
+		sort.Strings(collided)
+		return nil, fmt.Errorf("template keys render to the same key %s, so one would silently replace the other", strings.Join(quoteAll(compact(collided)), ", "))
 	}
 	return mustMarshal(out), nil
 }
@@ -86,21 +92,35 @@ func compact(s []string) []string {
 	return out
 }
 
-// walk rebuilds v with f applied to every string, keys included.
-func walk(v any, f func(string) string) any {
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+// walk rebuilds v with f applied to every string, keys included; collide
+// (when not nil) hears of each key of an object that f makes equal to
+// another key of the same object.
+func walk(v any, f func(string) string, collide func(key string)) any {
 	switch t := v.(type) {
 	case string:
 		return f(t)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = walk(e, f)
+			out[i] = walk(e, f, collide)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[f(k)] = walk(e, f)
+			nk := f(k)
+			if _, dup := out[nk]; dup && collide != nil {
+				collide(nk)
+			}
+			out[nk] = walk(e, f, collide)
 		}
 		return out
 	default:

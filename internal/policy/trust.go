@@ -28,6 +28,7 @@ const DefaultTrustSizeLimit = 2048
 // TrustOptions is everything a trust policy depends on.
 type TrustOptions struct {
 	ProviderARN  string // arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com
+	Audience     string // the aud claim; "" is DefaultAudience
 	Scope        string // ScopeRef or ScopeEnvironment
 	Subject      string // the exact sub claim
 	RepositoryID int64
@@ -64,8 +65,12 @@ type Statement struct {
 // by the full condition key.
 func TrustConditions(o TrustOptions) map[string]string {
 	host := ProviderHost(o.ProviderARN)
+	aud := o.Audience
+	if aud == "" {
+		aud = DefaultAudience
+	}
 	c := map[string]string{
-		host + ":aud":           DefaultAudience,
+		host + ":aud":           aud,
 		host + ":sub":           o.Subject,
 		host + ":repository_id": strconv.FormatInt(o.RepositoryID, 10),
 	}

@@ -429,7 +429,7 @@ func (r *benchRepo) seedPreviews(total, open int) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			name := fmt.Sprintf("preview-%s-%s-pr-%d", r.owner, r.repo, n)
+			name := fmt.Sprintf("preview-%s.%s-pr-%d", r.owner, r.repo, n)
 			tags := map[string]string{
 				naming.TagManagedBy: naming.ManagedByValue, naming.TagRepository: r.owner + "/" + r.repo,
 				naming.TagRepositoryID: strconv.FormatInt(r.repoID, 10), naming.TagPullRequest: strconv.Itoa(n),

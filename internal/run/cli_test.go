@@ -71,7 +71,7 @@ func TestPlanSample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	for _, w := range []string{"+ iam-role", "preview-octo-org-shop-pr-42", "Trust policy:", "refs/pull/42/merge", "Plan (up): 2 to create"} {
+	for _, w := range []string{"+ iam-role", "preview-octo-org.shop-pr-42", "Trust policy:", "refs/pull/42/merge", "Plan (up): 2 to create"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("plan output lacks %q:\n%s", w, stdout)
 		}

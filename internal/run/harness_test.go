@@ -159,7 +159,7 @@ func (h *harness) summary() string {
 }
 
 func (h *harness) roleName(pr int) string {
-	return fmt.Sprintf("preview-%s-%s-pr-%d", h.owner, h.repo, pr)
+	return fmt.Sprintf("preview-%s.%s-pr-%d", h.owner, h.repo, pr)
 }
 
 // role reads the role straight from moto.

@@ -62,10 +62,11 @@ type session struct {
 	mode   string
 	output string
 
-	iam iamrole.API
-	sts STSAPI
-	gh  GitHubAPI // nil: no token, GitHub steps skipped
-	gw  gateway.Driver
+	iam  iamrole.API
+	sts  STSAPI
+	acct AccountAPI
+	gh   GitHubAPI // nil: no token, GitHub steps skipped
+	gw   gateway.Driver
 	// prRead: this run read the PR from the API already (dispatch, CLI);
 	// the race guard need not read it a second time.
 	prRead bool
@@ -94,6 +95,7 @@ type observed struct {
 	// resources are left out of the plan and the run ends unfinished.
 	unread map[string]error
 	pr     *preview.Preview // the PR as re-read right now (race guard)
+	roles  roleQuota        // the account's role count, read on up
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -310,7 +312,8 @@ func (s *session) connect(ctx context.Context) error {
 		}
 		return fmt.Errorf("load AWS credentials: %w", err)
 	}
-	s.iam = iam.NewFromConfig(awsCfg)
+	client := iam.NewFromConfig(awsCfg)
+	s.iam, s.acct = client, client
 	s.sts = sts.NewFromConfig(awsCfg)
 	return nil
 }
@@ -357,13 +360,20 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 	}
 	name, _, _ := desired.Names(s.cfg, s.p)
 	if !s.offline {
-		if s.cfg.AccountID == "" {
+		// Always, even with account-id given: a role ARN that names
+		// another account than the credentials' would be advertised for a
+		// role that is never made. It runs alongside the other reads.
+		goRead(func() error {
+			out, err := s.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				return fmt.Errorf("sts GetCallerIdentity (the credentials' account is checked against account-id): %w", err)
+			}
+			account = aws.ToString(out.Account)
+			return nil
+		})
+		if s.mode == config.ModeUp {
 			goRead(func() error {
-				out, err := s.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-				if err != nil {
-					return fmt.Errorf("sts GetCallerIdentity (set account-id to skip it): %w", err)
-				}
-				account = aws.ToString(out.Account)
+				o.roles = readRoleQuota(ctx, s.acct)
 				return nil
 			})
 		}
@@ -438,13 +448,22 @@ func (s *session) makePlan(o observed) error {
 	case config.ModeUp:
 		s.steps, warnings, err = iamrole.PlanUp(s.state.Role, o.role, s.env.Now())
 	case config.ModeDown:
-		s.steps, err = iamrole.PlanDown(s.state.RoleName, o.role, s.state.Role.RepositoryID, s.state.Role.PullRequest)
+		s.steps, warnings, err = iamrole.PlanDown(s.state.RoleName, o.role, s.state.Role.Teardown())
 	}
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		s.u.warning("%s", w)
+	}
+	if s.mode == config.ModeUp && createsRole(s.steps) {
+		warning, err := o.roles.check()
+		if err != nil {
+			return err
+		}
+		if warning != "" {
+			s.u.warning("%s", warning)
+		}
 	}
 	s.tasks = nil
 	s.planGateway(o)
@@ -687,9 +706,14 @@ func (s *session) apply(ctx context.Context) error {
 		if s.mode == config.ModeDown {
 			verb = "teardown is incomplete"
 		}
-		// One annotation per failed call, each saying what it means.
+		// One annotation per failed call, each saying what it means and
+		// whether a re-run is enough.
 		var errs []error
 		for _, e := range flatten(err) {
+			if fix, permanent := whatToChange(e); permanent {
+				errs = append(errs, fmt.Errorf("apply: %w (%s; a re-run fails the same way until %s)", e, verb, fix))
+				continue
+			}
 			errs = append(errs, fmt.Errorf("apply: %w (%s; a re-run converges what was left)", e, verb))
 		}
 		return errors.Join(errs...)
@@ -807,7 +831,7 @@ func (s *session) report(attempted, applied bool) error {
 	case s.cfg.DryRun:
 		md.WriteString("Dry run: nothing was changed.\n\n")
 	case attempted && !applied:
-		md.WriteString("**The run failed**; the plan below was not fully applied. A re-run converges.\n\n")
+		md.WriteString("**The run failed**; the plan below was not fully applied. Each error says whether a re-run is enough or what to change first.\n\n")
 	}
 	md.WriteString(s.plan.Markdown())
 	md.WriteString("\n| output | value |\n|---|---|\n")

@@ -48,11 +48,18 @@ func sweepTarget(env Env, ev event.Event) (preview.Preview, error) {
 }
 
 type sweepResult struct {
-	mu      sync.Mutex
-	removed []string
-	kept    []string
-	failed  []string
-	errs    []error
+	mu       sync.Mutex
+	removed  []string
+	kept     []string
+	failed   []string
+	errs     []error
+	warnings []string
+}
+
+func (r *sweepResult) warn(ws ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, ws...)
 }
 
 func (r *sweepResult) add(list *[]string, s string, err error) {
@@ -233,6 +240,10 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 		sw.start(ctx, jobs[n])
 	}
 	sw.wg.Wait()
+	slices.Sort(res.warnings)
+	for _, w := range res.warnings {
+		u.warning("%s", w)
+	}
 	if err := sweepReport(u, target, pl, res, false); err != nil {
 		return err
 	}
@@ -481,7 +492,9 @@ func (sw *sweeper) start(ctx context.Context, j *sweepJob) {
 		defer sw.wg.Done()
 		ok := true
 		for _, d := range j.roles {
-			if err := removeRole(ctx, sw.reads, sw.writes, d, sw.repoID); err != nil {
+			warnings, err := removeRole(ctx, sw.reads, sw.writes, d, sw.repoID, sw.cfg.ManagedPolicyARNs)
+			sw.res.warn(warnings...)
+			if err != nil {
 				sw.res.add(&sw.res.failed, d.Role, fmt.Errorf("remove role %s: %w", d.Role, err))
 				ok = false
 				continue
@@ -528,16 +541,18 @@ func (sw *sweeper) finish(ctx context.Context, j *sweepJob, rolesGone bool) {
 
 // removeRole tears down one role after reading it again: ownership is
 // checked on what IAM says now, not on the listing.
-func removeRole(ctx context.Context, reads, writes iamrole.API, d sweep.Decision, repoID string) error {
+func removeRole(ctx context.Context, reads, writes iamrole.API, d sweep.Decision, repoID string, managed []string) (warnings []string, err error) {
 	o, err := iamrole.Observe(ctx, reads, d.Role, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	steps, err := iamrole.PlanDown(d.Role, o, repoID, strconv.Itoa(d.PR))
+	// The path is the one the listing found it under (an old path for a
+	// renamed repository): a role IAM now reports elsewhere is refused.
+	steps, warnings, err := iamrole.PlanDown(d.Role, o, iamrole.Teardown{Path: d.Path, RepositoryID: repoID, PullRequest: strconv.Itoa(d.PR), Managed: managed})
 	if err != nil {
-		return err
+		return warnings, err
 	}
-	return iamrole.Apply(ctx, writes, steps)
+	return warnings, iamrole.Apply(ctx, writes, steps)
 }
 
 // githubTeardown marks a removed preview's deployments inactive, edits its

@@ -355,7 +355,7 @@ func TestSweepLeavesOthersAlone(t *testing.T) {
 	h.createRole(imposter, h.path(), tags, true)
 	// Another repository's expired preview of a closed PR number.
 	otherOwner, otherRepo := testenv.UniqueRepo(t)
-	other := "preview-" + otherOwner + "-" + otherRepo + "-pr-1"
+	other := "preview-" + otherOwner + "." + otherRepo + "-pr-1"
 	otherTags := h.ownTags(1, h.now.Add(-time.Hour))
 	otherTags[naming.TagRepository] = otherOwner + "/" + otherRepo
 	otherTags[naming.TagRepositoryID] = "2"
@@ -393,11 +393,11 @@ func TestSweepRenamedRepository(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	oldRepo := "r" + testenv.UniqueName(t)[1:]
-	old := "preview-" + h.owner + "-" + oldRepo + "-pr-7"
+	old := "preview-" + h.owner + "." + oldRepo + "-pr-7"
 	tags := h.ownTags(7, h.now.Add(24*time.Hour))
 	tags[naming.TagRepository] = h.owner + "/" + oldRepo
 	h.createRole(old, "/preview-access/"+h.owner+"/"+oldRepo+"/", tags, true)
-	keep := "preview-" + h.owner + "-" + oldRepo + "-pr-8"
+	keep := "preview-" + h.owner + "." + oldRepo + "-pr-8"
 	tags = h.ownTags(8, h.now.Add(24*time.Hour))
 	h.createRole(keep, "/preview-access/"+h.owner+"/"+oldRepo+"/", tags, true)
 	h.gh.AddPullRequest(h.owner, h.repo, fakegithub.PullRequest{Number: 7, State: "closed", Merged: true})

@@ -53,6 +53,7 @@ const (
 	reset
 	hang
 	hangAfter
+	respond
 )
 
 type fault struct {
@@ -60,6 +61,8 @@ type fault struct {
 	n      int // calls left
 	status int
 	d      time.Duration
+	code   string // FailWith: the AWS error code; "" derives it from status
+	body   string // Respond: the answer's body
 }
 
 // Proxy is a running fault-injecting proxy. Create it with New.
@@ -194,6 +197,20 @@ func (p *Proxy) Fail(action string, n, status int) {
 	p.add(action, &fault{kind: fail, n: n, status: status})
 }
 
+// FailWith answers the next n calls of action with status and an AWS error
+// of the given code and message, such as 409 LimitExceeded or 400
+// MalformedPolicyDocument: errors the SDK does not retry.
+func (p *Proxy) FailWith(action string, n, status int, code, message string) {
+	p.add(action, &fault{kind: fail, n: n, status: status, code: code, body: message})
+}
+
+// Respond answers the next n calls of action with 200 and the given Query
+// protocol XML body instead of forwarding them, for answers moto cannot be
+// brought to give (a full role quota, say).
+func (p *Proxy) Respond(action string, n int, body string) {
+	p.add(action, &fault{kind: respond, n: n, body: body})
+}
+
 // ResetConnection answers the next n calls of action by resetting the TCP
 // connection after the request was read.
 func (p *Proxy) ResetConnection(action string, n int) {
@@ -291,7 +308,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case f.kind == fail:
 		code, msg := failure(f.status)
+		if f.code != "" {
+			code, msg = f.code, f.body
+		}
 		writeError(w, f.status, code, msg)
+		return
+	case f.kind == respond:
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("X-Amzn-Requestid", requestID())
+		io.WriteString(w, f.body)
 		return
 	case f.kind == reset:
 		resetConn(w)

@@ -455,3 +455,25 @@ func TestMotoLimitWritesConverges(t *testing.T) {
 		t.Errorf("ListRoles found %d roles; want %d", len(names), roles)
 	}
 }
+
+func TestFailWithAndRespond(t *testing.T) {
+	t.Parallel()
+	b, srv := newBackend(t)
+	p := faultproxy.New(t, srv.URL)
+	p.FailWith("CreateRole", 1, http.StatusConflict, "LimitExceeded", "Cannot exceed quota for RolesPerAccount: 1000")
+	p.Respond("GetAccountSummary", 1, "<GetAccountSummaryResponse/>")
+	status, body := mustCall(t, p.URL(), "CreateRole")
+	if status != http.StatusConflict || !strings.Contains(body, "<Code>LimitExceeded</Code>") || !strings.Contains(body, "RolesPerAccount") {
+		t.Errorf("FailWith: %d %s", status, body)
+	}
+	if status, body := mustCall(t, p.URL(), "GetAccountSummary"); status != http.StatusOK || body != "<GetAccountSummaryResponse/>" {
+		t.Errorf("Respond: %d %s", status, body)
+	}
+	if got := b.served(); len(got) != 0 {
+		t.Errorf("forwarded %v; want nothing", got)
+	}
+	mustCall(t, p.URL(), "CreateRole")
+	if got := b.served(); len(got) != 1 {
+		t.Errorf("after the faults: forwarded %v; want the call", got)
+	}
+}
