@@ -37,6 +37,13 @@ const (
 	EnvOPABin     = "PREVIEW_ACCESS_OPA_BIN"    // opa executable (opa test, opa check, opa eval)
 	EnvCfnLint    = "PREVIEW_ACCESS_CFN_LINT"   // cfn-lint executable
 	EnvActionLint = "PREVIEW_ACCESS_ACTIONLINT" // actionlint executable
+
+	// EnvGitHubOpenAPI is GitHub's REST description (api.github.com.json
+	// of @octokit/openapi), fetched by scripts/fixtures.
+	EnvGitHubOpenAPI = "PREVIEW_ACCESS_GITHUB_OPENAPI"
+	// EnvWebhookExamples is the extracted @octokit/webhooks-examples
+	// package, real webhook payloads, fetched by scripts/fixtures.
+	EnvWebhookExamples = "PREVIEW_ACCESS_WEBHOOK_EXAMPLES"
 )
 
 // Test credentials: moto accepts any; these are AWS's documented examples.
@@ -103,6 +110,20 @@ func CfnLint(t testing.TB) string {
 func ActionLint(t testing.TB) string {
 	t.Helper()
 	return lookup(t, EnvActionLint, "scripts/test installs actionlint")
+}
+
+// GitHubOpenAPI is the path of GitHub's OpenAPI description of its REST API
+// (api.github.com.json).
+func GitHubOpenAPI(t testing.TB) string {
+	t.Helper()
+	return lookup(t, EnvGitHubOpenAPI, "scripts/fixtures downloads it")
+}
+
+// WebhookExamples is the directory of the extracted @octokit/webhooks-examples
+// package.
+func WebhookExamples(t testing.TB) string {
+	t.Helper()
+	return lookup(t, EnvWebhookExamples, "scripts/fixtures downloads it")
 }
 
 // ResetMoto wipes all of moto's state. Only for a test that owns the whole

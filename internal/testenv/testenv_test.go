@@ -70,11 +70,13 @@ func TestClientsAgainstMoto(t *testing.T) {
 func TestToolsFromEnvironment(t *testing.T) {
 	t.Parallel()
 	for name, get := range map[string]func(testing.TB) string{
-		"OPAURL":     testenv.OPAURL,
-		"OPAToken":   testenv.OPAToken,
-		"OPABin":     testenv.OPABin,
-		"CfnLint":    testenv.CfnLint,
-		"ActionLint": testenv.ActionLint,
+		"OPAURL":          testenv.OPAURL,
+		"OPAToken":        testenv.OPAToken,
+		"OPABin":          testenv.OPABin,
+		"CfnLint":         testenv.CfnLint,
+		"ActionLint":      testenv.ActionLint,
+		"GitHubOpenAPI":   testenv.GitHubOpenAPI,
+		"WebhookExamples": testenv.WebhookExamples,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -85,7 +87,8 @@ func TestToolsFromEnvironment(t *testing.T) {
 	}
 }
 
-// The OPA server of scripts/test (testdata/opa/authz.rego) admits only
+// The OPA server of scripts/test (templates/gateway/authz.rego, with the
+// test token as its admin token) admits only
 // requests that carry its token.
 func TestOPARequiresToken(t *testing.T) {
 	t.Parallel()

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 func (s *Server) routes() {
@@ -44,6 +46,11 @@ func (s *Server) routes() {
 	s.route("GET "+rp+"/deployments/{id}/statuses", read(PermDeployments), s.listStatuses)
 	s.route("POST "+rp+"/deployments/{id}/statuses", write(PermDeployments), s.createStatus)
 
+	// GraphQL: only the viewer query preview-access asks (GitHub
+	// Enterprise Server serves it at /api/graphql).
+	s.route("POST /graphql", nil, s.graphql)
+	s.route("POST /api/graphql", nil, s.graphql)
+
 	const ep = rp + "/environments/{env}"
 	s.route("GET "+ep, read(PermActions), s.getEnv)
 	s.route("PUT "+ep, write(PermAdministration), s.putEnv)
@@ -53,6 +60,25 @@ func (s *Server) routes() {
 	s.route("GET "+ep+"/deployment-branch-policies/{id}", read(PermActions), s.getPolicy)
 	s.route("PUT "+ep+"/deployment-branch-policies/{id}", write(PermAdministration), s.updatePolicy)
 	s.route("DELETE "+ep+"/deployment-branch-policies/{id}", write(PermAdministration), s.deletePolicy)
+}
+
+// maxCommentBody is GitHub's limit on a comment body, in characters.
+const maxCommentBody = 65536
+
+// graphql answers GitHub's GraphQL endpoint for the one query the action
+// sends, viewer's login and database id: the token's identity. GraphQL
+// gives a bot's login without REST's "[bot]". Any other query fails the
+// test.
+func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte) {
+	var in struct {
+		Query string `json:"query"`
+	}
+	if json.Unmarshal(body, &in) != nil || strings.Join(strings.Fields(in.Query), " ") != "query { viewer { login databaseId } }" {
+		s.t.Errorf("fakegithub: GraphQL query the fake does not serve: %s", body)
+		writeJSON(w, http.StatusOK, obj{"errors": []obj{{"message": "the fake serves only the viewer query"}}})
+		return
+	}
+	writeJSON(w, http.StatusOK, obj{"data": obj{"viewer": obj{"login": strings.TrimSuffix(s.actor.Login, "[bot]"), "databaseId": s.actor.ID}}})
 }
 
 // unimplemented fails the test for a request the fake does not serve.
@@ -113,37 +139,113 @@ func userJSON(base string, u user) obj {
 			u.Type = "Bot"
 		}
 	}
+	api := base + "/users/" + u.Login
 	return obj{
-		"login":       u.Login,
-		"id":          u.ID,
-		"node_id":     nodeID("User", u.ID),
-		"avatar_url":  fmt.Sprintf("https://avatars.githubusercontent.com/u/%d?v=4", u.ID),
-		"gravatar_id": "",
-		"url":         base + "/users/" + u.Login,
-		"html_url":    web + "/" + u.Login,
-		"type":        u.Type,
-		"site_admin":  false,
+		"login":               u.Login,
+		"id":                  u.ID,
+		"node_id":             nodeID("User", u.ID),
+		"avatar_url":          fmt.Sprintf("https://avatars.githubusercontent.com/u/%d?v=4", u.ID),
+		"gravatar_id":         "",
+		"url":                 api,
+		"html_url":            web + "/" + u.Login,
+		"followers_url":       api + "/followers",
+		"following_url":       api + "/following{/other_user}",
+		"gists_url":           api + "/gists{/gist_id}",
+		"starred_url":         api + "/starred{/owner}{/repo}",
+		"subscriptions_url":   api + "/subscriptions",
+		"organizations_url":   api + "/orgs",
+		"repos_url":           api + "/repos",
+		"events_url":          api + "/events{/privacy}",
+		"received_events_url": api + "/received_events",
+		"type":                u.Type,
+		"user_view_type":      "public",
+		"site_admin":          false,
 	}
 }
 
 func repoJSON(base string, full string, id int64, owner user, private, fork bool, defaultBranch string) obj {
 	_, name, _ := strings.Cut(full, "/")
+	api := base + "/repos/" + full
+	host := strings.TrimPrefix(web, "https://")
 	return obj{
-		"id":             id,
-		"node_id":        nodeID("Repository", id),
-		"name":           name,
-		"full_name":      full,
-		"private":        private,
-		"owner":          userJSON(base, owner),
-		"html_url":       web + "/" + full,
-		"description":    nil,
-		"fork":           fork,
-		"url":            base + "/repos/" + full,
-		"default_branch": defaultBranch,
-		"visibility":     map[bool]string{true: "private", false: "public"}[private],
-		"created_at":     ts(defaultEpoch.Add(-365 * 24 * time.Hour)),
-		"updated_at":     ts(defaultEpoch),
-		"pushed_at":      ts(defaultEpoch),
+		"id":                id,
+		"node_id":           nodeID("Repository", id),
+		"name":              name,
+		"full_name":         full,
+		"private":           private,
+		"owner":             userJSON(base, owner),
+		"html_url":          web + "/" + full,
+		"description":       nil,
+		"fork":              fork,
+		"url":               api,
+		"archive_url":       api + "/{archive_format}{/ref}",
+		"assignees_url":     api + "/assignees{/user}",
+		"blobs_url":         api + "/git/blobs{/sha}",
+		"branches_url":      api + "/branches{/branch}",
+		"collaborators_url": api + "/collaborators{/collaborator}",
+		"comments_url":      api + "/comments{/number}",
+		"commits_url":       api + "/commits{/sha}",
+		"compare_url":       api + "/compare/{base}...{head}",
+		"contents_url":      api + "/contents/{+path}",
+		"contributors_url":  api + "/contributors",
+		"deployments_url":   api + "/deployments",
+		"downloads_url":     api + "/downloads",
+		"events_url":        api + "/events",
+		"forks_url":         api + "/forks",
+		"git_commits_url":   api + "/git/commits{/sha}",
+		"git_refs_url":      api + "/git/refs{/sha}",
+		"git_tags_url":      api + "/git/tags{/sha}",
+		"git_url":           "git://" + host + "/" + full + ".git",
+		"issue_comment_url": api + "/issues/comments{/number}",
+		"issue_events_url":  api + "/issues/events{/number}",
+		"issues_url":        api + "/issues{/number}",
+		"keys_url":          api + "/keys{/key_id}",
+		"labels_url":        api + "/labels{/name}",
+		"languages_url":     api + "/languages",
+		"merges_url":        api + "/merges",
+		"milestones_url":    api + "/milestones{/number}",
+		"notifications_url": api + "/notifications{?since,all,participating}",
+		"pulls_url":         api + "/pulls{/number}",
+		"releases_url":      api + "/releases{/id}",
+		"ssh_url":           "git@" + host + ":" + full + ".git",
+		"stargazers_url":    api + "/stargazers",
+		"statuses_url":      api + "/statuses/{sha}",
+		"subscribers_url":   api + "/subscribers",
+		"subscription_url":  api + "/subscription",
+		"tags_url":          api + "/tags",
+		"teams_url":         api + "/teams",
+		"trees_url":         api + "/git/trees{/sha}",
+		"clone_url":         web + "/" + full + ".git",
+		"mirror_url":        nil,
+		"hooks_url":         api + "/hooks",
+		"svn_url":           web + "/" + full,
+		"homepage":          nil,
+		"language":          nil,
+		"forks":             0,
+		"forks_count":       0,
+		"stargazers_count":  0,
+		"watchers":          0,
+		"watchers_count":    0,
+		"size":              0,
+		"open_issues":       0,
+		"open_issues_count": 0,
+		"default_branch":    defaultBranch,
+		"is_template":       false,
+		"topics":            []string{},
+		"has_issues":        true,
+		"has_projects":      true,
+		"has_wiki":          true,
+		"has_pages":         false,
+		"has_downloads":     true,
+		"has_discussions":   false,
+		"archived":          false,
+		"disabled":          false,
+		"allow_forking":     true,
+		"license":           nil,
+		"visibility":        map[bool]string{true: "private", false: "public"}[private],
+		"created_at":        ts(defaultEpoch.Add(-365 * 24 * time.Hour)),
+		"updated_at":        ts(defaultEpoch),
+		"pushed_at":         ts(defaultEpoch),
 	}
 }
 
@@ -166,16 +268,21 @@ func (r *repo) prJSON(base string, pr *PullRequest, full bool) obj {
 	teams := []obj{}
 	for _, t := range pr.RequestedTeams {
 		id := idFor(r.Owner + "/" + t)
+		api := base + "/teams/" + strconv.FormatInt(id, 10)
 		teams = append(teams, obj{
 			"id": id, "node_id": nodeID("Team", id), "name": t, "slug": t, "description": nil,
-			"privacy": "closed", "permission": "pull", "url": base + "/teams/" + strconv.FormatInt(id, 10),
-			"html_url": web + "/orgs/" + r.Owner + "/teams/" + t,
+			"privacy": "closed", "notification_setting": "notifications_enabled", "permission": "pull",
+			"url": api, "html_url": web + "/orgs/" + r.Owner + "/teams/" + t,
+			"members_url": api + "/members{/member}", "repositories_url": api + "/repos",
+			"type": "organization", "parent": nil,
 		})
 	}
 	labels := []obj{}
 	for _, l := range pr.Labels {
 		id := idFor(full_ + ":" + l)
-		labels = append(labels, obj{"id": id, "node_id": nodeID("Label", id), "url": base + "/repos/" + full_ + "/labels/" + l, "name": l, "color": "ededed", "default": false, "description": nil})
+		// "" rather than null: the list's schema (pull-request-simple)
+		// does not allow a null description.
+		labels = append(labels, obj{"id": id, "node_id": nodeID("Label", id), "url": base + "/repos/" + full_ + "/labels/" + url.PathEscape(l), "name": l, "color": "ededed", "default": false, "description": ""})
 	}
 	headRepo := r.json(base)
 	headOwner, headUser := r.Owner, r.owner()
@@ -208,6 +315,8 @@ func (r *repo) prJSON(base string, pr *PullRequest, full bool) obj {
 		"issue_url":           fmt.Sprintf("%s/issues/%d", api, pr.Number),
 		"commits_url":         fmt.Sprintf("%s/pulls/%d/commits", api, pr.Number),
 		"comments_url":        fmt.Sprintf("%s/issues/%d/comments", api, pr.Number),
+		"review_comments_url": fmt.Sprintf("%s/pulls/%d/comments", api, pr.Number),
+		"review_comment_url":  api + "/pulls/comments{/number}",
 		"statuses_url":        fmt.Sprintf("%s/statuses/%s", api, pr.HeadSHA),
 		"number":              pr.Number,
 		"state":               pr.State,
@@ -240,6 +349,16 @@ func (r *repo) prJSON(base string, pr *PullRequest, full bool) obj {
 			"sha":   pr.BaseSHA,
 			"user":  userJSON(base, r.owner()),
 			"repo":  r.json(base),
+		},
+		"_links": obj{
+			"self":            obj{"href": fmt.Sprintf("%s/pulls/%d", api, pr.Number)},
+			"html":            obj{"href": fmt.Sprintf("%s/%s/pull/%d", web, full_, pr.Number)},
+			"issue":           obj{"href": fmt.Sprintf("%s/issues/%d", api, pr.Number)},
+			"comments":        obj{"href": fmt.Sprintf("%s/issues/%d/comments", api, pr.Number)},
+			"review_comments": obj{"href": fmt.Sprintf("%s/pulls/%d/comments", api, pr.Number)},
+			"review_comment":  obj{"href": api + "/pulls/comments{/number}"},
+			"commits":         obj{"href": fmt.Sprintf("%s/pulls/%d/commits", api, pr.Number)},
+			"statuses":        obj{"href": fmt.Sprintf("%s/statuses/%s", api, pr.HeadSHA)},
 		},
 		"author_association": "CONTRIBUTOR",
 		"auto_merge":         nil,
@@ -318,12 +437,10 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request, _ []byte) {
 	if ref == "" {
 		ref = rp.DefaultBranch
 	}
-	files, ok := rp.files[ref]
+	files, ok := rp.filesAt(ref)
 	if !ok {
-		if _, known := rp.resolve(ref); !known {
-			writeError(w, http.StatusNotFound, "No commit found for the ref "+ref, doc)
-			return
-		}
+		writeError(w, http.StatusNotFound, "No commit found for the ref "+ref, doc)
+		return
 	}
 	p := strings.Trim(r.PathValue("path"), "/")
 	base := apiBase(r)
@@ -509,6 +626,11 @@ func (s *Server) issuesPost(w http.ResponseWriter, r *http.Request, body []byte)
 		writeValidation(w, doc, obj{"resource": "IssueComment", "code": "missing_field", "field": "body"})
 		return
 	}
+	// GitHub's limit, in characters: a longer body is refused.
+	if utf8.RuneCountInString(*in.Body) > maxCommentBody {
+		writeValidation(w, doc, obj{"resource": "IssueComment", "code": "custom", "field": "body", "message": "Body is too long (maximum is 65536 characters)"})
+		return
+	}
 	t := s.now()
 	c := &Comment{ID: s.id(), Issue: n, Body: *in.Body, Author: s.actor.Login, CreatedAt: t, UpdatedAt: t}
 	rp.comments = append(rp.comments, c)
@@ -539,6 +661,11 @@ func (s *Server) issuesPatch(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	if in.Body == nil || *in.Body == "" {
 		writeValidation(w, doc, obj{"resource": "IssueComment", "code": "missing_field", "field": "body"})
+		return
+	}
+	// GitHub's limit, in characters: a longer body is refused.
+	if utf8.RuneCountInString(*in.Body) > maxCommentBody {
+		writeValidation(w, doc, obj{"resource": "IssueComment", "code": "custom", "field": "body", "message": "Body is too long (maximum is 65536 characters)"})
 		return
 	}
 	c.Body = *in.Body
@@ -726,6 +853,13 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, body [
 		d.ProductionEnvironment = *in.ProductionEnvironment
 	}
 	rp.deployments = append(rp.deployments, d)
+	// GitHub creates a deployment's environment when it does not exist
+	// yet, with no protection at all.
+	if rp.env(env) == nil {
+		key := strings.ToLower(env)
+		rp.envs[key] = &Environment{ID: s.id(), Name: env, CanAdminsBypass: true, CreatedAt: t, UpdatedAt: t}
+		rp.envOrder = append(rp.envOrder, key)
+	}
 	writeJSON(w, http.StatusCreated, s.deploymentJSON(apiBase(r), rp, d))
 }
 
@@ -818,6 +952,14 @@ func (s *Server) envJSON(base string, rp *repo, e *Environment) obj {
 		id := idFor(fmt.Sprintf("%d:wait", e.ID))
 		rules = append(rules, obj{"id": id, "node_id": nodeID("Gate", id), "type": "wait_timer", "wait_timer": e.WaitTimer})
 	}
+	if len(e.Reviewers) > 0 {
+		id := idFor(fmt.Sprintf("%d:reviewers", e.ID))
+		reviewers := []obj{}
+		for _, r := range e.Reviewers {
+			reviewers = append(reviewers, obj{"type": "User", "reviewer": userJSON(base, user{Login: fmt.Sprintf("reviewer-%d", r.ID), ID: r.ID})})
+		}
+		rules = append(rules, obj{"id": id, "node_id": nodeID("Gate", id), "type": "required_reviewers", "prevent_self_review": e.PreventSelfReview, "reviewers": reviewers})
+	}
 	var policy any
 	if e.BranchPolicy != nil {
 		policy = obj{"protected_branches": e.BranchPolicy.ProtectedBranches, "custom_branch_policies": e.BranchPolicy.CustomBranchPolicies}
@@ -860,22 +1002,20 @@ func (s *Server) putEnv(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	name := r.PathValue("env")
-	var in struct {
-		WaitTimer              *int             `json:"wait_timer"`
-		PreventSelfReview      *bool            `json:"prevent_self_review"`
-		Reviewers              []map[string]any `json:"reviewers"`
-		CanAdminsBypass        *bool            `json:"can_admins_bypass"`
-		DeploymentBranchPolicy *struct {
-			ProtectedBranches    *bool `json:"protected_branches"`
-			CustomBranchPolicies *bool `json:"custom_branch_policies"`
-		} `json:"deployment_branch_policy"`
-	}
+	// GitHub keeps what a request leaves out: the fields are decoded raw
+	// to tell an absent one from null.
+	var in map[string]json.RawMessage
 	if !decode(w, body, &in, doc) {
 		return
 	}
 	var setting *BranchPolicySetting
-	if p := in.DeploymentBranchPolicy; p != nil {
-		if p.ProtectedBranches == nil || p.CustomBranchPolicies == nil {
+	raw, hasPolicy := in["deployment_branch_policy"]
+	if hasPolicy && string(raw) != "null" {
+		var p struct {
+			ProtectedBranches    *bool `json:"protected_branches"`
+			CustomBranchPolicies *bool `json:"custom_branch_policies"`
+		}
+		if json.Unmarshal(raw, &p) != nil || p.ProtectedBranches == nil || p.CustomBranchPolicies == nil {
 			writeError(w, http.StatusUnprocessableEntity, "Invalid request.\n\n\"protected_branches\" and \"custom_branch_policies\" are both required.", doc)
 			return
 		}
@@ -885,9 +1025,32 @@ func (s *Server) putEnv(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 		setting = &BranchPolicySetting{ProtectedBranches: *p.ProtectedBranches, CustomBranchPolicies: *p.CustomBranchPolicies}
 	}
-	if in.WaitTimer != nil && (*in.WaitTimer < 0 || *in.WaitTimer > 43200) {
-		writeValidation(w, doc, obj{"resource": "Environment", "code": "invalid", "field": "wait_timer"})
-		return
+	var waitTimer *int
+	if raw, ok := in["wait_timer"]; ok {
+		var n int
+		if json.Unmarshal(raw, &n) != nil || n < 0 || n > 43200 {
+			writeValidation(w, doc, obj{"resource": "Environment", "code": "invalid", "field": "wait_timer"})
+			return
+		}
+		waitTimer = &n
+	}
+	var reviewers *[]Reviewer
+	if raw, ok := in["reviewers"]; ok {
+		var rs []Reviewer
+		if string(raw) != "null" {
+			var list []struct {
+				Type string `json:"type"`
+				ID   int64  `json:"id"`
+			}
+			if json.Unmarshal(raw, &list) != nil || len(list) > 6 {
+				writeValidation(w, doc, obj{"resource": "Environment", "code": "invalid", "field": "reviewers"})
+				return
+			}
+			for _, r := range list {
+				rs = append(rs, Reviewer{Type: r.Type, ID: r.ID})
+			}
+		}
+		reviewers = &rs
 	}
 	t := s.now()
 	e := rp.env(name)
@@ -898,18 +1061,20 @@ func (s *Server) putEnv(w http.ResponseWriter, r *http.Request, body []byte) {
 		rp.envOrder = append(rp.envOrder, key)
 	}
 	e.UpdatedAt = t
-	e.BranchPolicy = setting
-	if setting == nil || !setting.CustomBranchPolicies {
-		e.Policies = nil // custom policies only exist while the setting is on
+	if hasPolicy {
+		e.BranchPolicy = setting
+		if setting == nil || !setting.CustomBranchPolicies {
+			e.Policies = nil // custom policies only exist while the setting is on
+		}
 	}
-	if in.WaitTimer != nil {
-		e.WaitTimer = *in.WaitTimer
+	if waitTimer != nil {
+		e.WaitTimer = *waitTimer
 	}
-	if in.CanAdminsBypass != nil {
-		e.CanAdminsBypass = *in.CanAdminsBypass
+	if reviewers != nil {
+		e.Reviewers = *reviewers
 	}
-	if in.PreventSelfReview != nil {
-		e.PreventSelfReview = *in.PreventSelfReview
+	if raw, ok := in["prevent_self_review"]; ok {
+		json.Unmarshal(raw, &e.PreventSelfReview)
 	}
 	writeJSON(w, http.StatusOK, s.envJSON(apiBase(r), rp, e))
 }

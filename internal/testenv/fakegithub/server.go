@@ -13,12 +13,22 @@
 //
 // A request to an endpoint the fake does not implement fails the test
 // (t.Errorf) and gets a 404, so a test cannot pass by accident.
+//
+// Every REST request and response is checked against GitHub's own OpenAPI
+// description (package openapi; testenv.GitHubOpenAPI, so New skips the
+// test under -short when the description is absent). A request GitHub
+// would refuse fails the test and gets GitHub's 422 "Validation Failed"
+// without reaching the fake's state; a response of the fake's that GitHub
+// would not send fails the test too, as the fake is then wrong. Injected
+// faults are sent unchecked: GitHub's edge answers those, outside the
+// description. GraphQL (/graphql, /api/graphql) is not checked.
 package fakegithub
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -32,6 +42,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/preview-access/preview-access/internal/testenv/openapi"
 )
 
 // DefaultToken is the token a Server accepts unless WithToken says otherwise.
@@ -80,6 +92,10 @@ type Fault struct {
 	// RateLimitReset, when set, answers as an exhausted primary rate limit:
 	// x-ratelimit-remaining: 0 and x-ratelimit-reset (Status defaults to 403).
 	RateLimitReset time.Time
+	// Applied makes the request take effect before the fault is answered
+	// (Status defaults to 502): a write that succeeded but whose answer
+	// says it failed, as GitHub's edge sometimes does.
+	Applied bool
 }
 
 // Option configures a Server.
@@ -115,6 +131,7 @@ type Server struct {
 	t   testing.TB
 	srv *httptest.Server
 	mux *http.ServeMux
+	api *openapi.Validator // GitHub's description, which every request and response must match
 
 	// required maps a route pattern to the permissions that admit it
 	// (any one of them suffices).
@@ -144,6 +161,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		nextID:   1000,
 		repos:    make(map[string]*repo),
 		epoch:    defaultEpoch,
+		api:      openapi.Check(t),
 	}
 	for _, o := range opts {
 		o(s)
@@ -227,7 +245,8 @@ func (s *Server) Writes() []Call {
 	defer s.mu.Unlock()
 	var out []Call
 	for _, c := range s.calls {
-		if c.Method != http.MethodGet && c.Method != http.MethodHead {
+		// A GraphQL query is a POST that reads.
+		if c.Method != http.MethodGet && c.Method != http.MethodHead && !isGraphQL(c.Path) {
 			out = append(out, c)
 		}
 	}
@@ -269,45 +288,107 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if rest, ok := strings.CutPrefix(p, "/api/v3/"); ok {
 		p = "/" + rest
 	}
+	// The response is held back until it has been checked, so that the
+	// test hears of a wrong one before its client does.
+	rec := httptest.NewRecorder()
+	checkResponse := s.dispatch(rec, r, p, body)
+
+	res := rec.Result()
+	out := rec.Body.Bytes()
+	if checkResponse {
+		if err := s.api.Response(r.Method, apiPath(r), r.URL.RawQuery, res.StatusCode, res.Header, out); err != nil {
+			s.t.Errorf("fakegithub: the fake's response to %s %s does not match GitHub's OpenAPI description: %v", r.Method, r.URL.Path, err)
+		}
+	}
+	// Recorded before the client hears the answer: a test that reads the
+	// calls right after its client returned sees this one.
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{Method: r.Method, Path: p, Raw: r.URL.Path, Query: r.URL.RawQuery, Status: res.StatusCode, Body: string(body)})
+	s.mu.Unlock()
+	for k, v := range res.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(res.StatusCode)
+	w.Write(out)
+}
+
+// dispatch answers a request to p (its path without /api/v3) and reports
+// whether the response is to be checked against GitHub's description: not
+// when the fake does not implement the endpoint (the test has failed
+// already), nor for an injected fault (GitHub's edge sends those, outside
+// the description).
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, p string, body []byte) (checkResponse bool) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = p
 	r2.URL.RawPath = ""
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	call := Call{Method: r.Method, Path: p, Raw: r.URL.Path, Query: r.URL.RawQuery, Body: string(body)}
-	defer func() {
-		call.Status = rec.status
-		s.mu.Lock()
-		s.calls = append(s.calls, call)
-		s.mu.Unlock()
-	}()
-
 	_, pattern := s.mux.Handler(r2)
 	if pattern == "" {
 		s.t.Errorf("fakegithub: request to an endpoint the fake does not implement: %s %s", r.Method, r.URL.Path)
-		writeError(rec, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
-		return
+		writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
+		return false
+	}
+	api := s.api
+	if isGraphQL(p) {
+		api = nil
+	}
+	if api != nil {
+		if err := api.Request(r.Method, apiPath(r), r.URL.RawQuery, r.Header, body); err != nil {
+			if errors.Is(err, openapi.ErrUnknownOperation) {
+				s.t.Errorf("fakegithub: %s %s is not in GitHub's OpenAPI description, so GitHub would answer 404: %v", r.Method, r.URL.Path, err)
+				writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
+				return false
+			}
+			s.t.Errorf("fakegithub: GitHub would refuse %s %s: %v", r.Method, r.URL.Path, err)
+			writeValidation(w, docsURL(pattern), obj{"code": "invalid", "message": err.Error()})
+			return true
+		}
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if f := s.takeFault(r.Method, p); f != nil {
-		writeFault(rec, f)
-		return
+	serve := func(w http.ResponseWriter) {
+		setStandardHeaders(w)
+		ctx := context.WithValue(r2.Context(), bodyKey{}, body)
+		ctx = context.WithValue(ctx, origPathKey{}, r.URL.Path)
+		s.mux.ServeHTTP(w, r2.WithContext(ctx))
+	}
+	f := s.takeFault(r.Method, p)
+	if f != nil && !f.Applied {
+		writeFault(w, f)
+		return false
 	}
 	if !s.authorized(r.Header.Get("Authorization")) {
-		writeError(rec, http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest")
-		return
+		writeError(w, http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest")
+		return api != nil
 	}
 	if need := s.required[pattern]; !s.allowed(need) {
-		rec.Header().Set("X-Accepted-GitHub-Permissions", strings.Join(need, "; "))
-		writeError(rec, http.StatusForbidden, "Resource not accessible by integration", docsURL(pattern))
-		return
+		w.Header().Set("X-Accepted-GitHub-Permissions", strings.Join(need, "; "))
+		writeError(w, http.StatusForbidden, "Resource not accessible by integration", docsURL(pattern))
+		return api != nil
 	}
-	setStandardHeaders(rec)
-	ctx := context.WithValue(r2.Context(), bodyKey{}, body)
-	ctx = context.WithValue(ctx, origPathKey{}, r.URL.Path)
-	s.mux.ServeHTTP(rec, r2.WithContext(ctx))
+	if f != nil {
+		// The write takes effect; its answer is lost.
+		serve(httptest.NewRecorder())
+		writeFault(w, f)
+		return false
+	}
+	serve(w)
+	return api != nil
+}
+
+// isGraphQL reports whether p is GitHub's GraphQL endpoint (/graphql, or
+// /api/graphql on GitHub Enterprise Server), which the REST description
+// does not cover.
+func isGraphQL(p string) bool { return p == "/graphql" || p == "/api/graphql" }
+
+// apiPath is the request's path as sent (escaped), without /api/v3.
+func apiPath(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if rest, ok := strings.CutPrefix(p, "/api/v3/"); ok {
+		p = "/" + rest
+	}
+	return p
 }
 
 func (s *Server) takeFault(method, p string) *Fault {
@@ -386,16 +467,6 @@ func (s *Server) allowed(need []string) bool {
 		}
 	}
 	return false
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
 }
 
 func setStandardHeaders(w http.ResponseWriter) {

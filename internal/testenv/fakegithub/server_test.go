@@ -2,6 +2,7 @@ package fakegithub_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,6 +31,19 @@ func clients(t *testing.T, srv *fakegithub.Server) map[string]*github.Client {
 		t.Fatal(err)
 	}
 	return map[string]*github.Client{"github.com": plain, "GHES": ghes}
+}
+
+// putEnvironment sends body as the environment's PUT, like the code under
+// test does: go-github's CreateUpdateEnvironment always adds wait_timer
+// and can_admins_bypass, and GitHub's description refuses the latter.
+func putEnvironment(ctx context.Context, gh *github.Client, owner, repo, env string, body any) (*github.Environment, *github.Response, error) {
+	req, err := gh.NewRequest(http.MethodPut, fmt.Sprintf("repos/%s/%s/environments/%s", owner, repo, url.PathEscape(env)), body)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := new(github.Environment)
+	resp, err := gh.Do(ctx, req, e)
+	return e, resp, err
 }
 
 func seeded(t *testing.T, opts ...fakegithub.Option) *fakegithub.Server {
@@ -148,7 +162,7 @@ func TestPermissions(t *testing.T) {
 	if _, _, err := gh.PullRequests.Get(ctx, "octo-org", "shop", 42); err != nil {
 		t.Errorf("read with read permission: %v", err)
 	}
-	_, _, err := gh.Repositories.CreateUpdateEnvironment(ctx, "octo-org", "shop", "preview-pr-42", &github.CreateUpdateEnvironment{})
+	_, _, err := putEnvironment(ctx, gh, "octo-org", "shop", "preview-pr-42", struct{}{})
 	var er *github.ErrorResponse
 	if !errors.As(err, &er) || er.Response.StatusCode != 403 || er.Message != "Resource not accessible by integration" ||
 		er.Response.Header.Get("X-Accepted-GitHub-Permissions") != "administration=write" {
@@ -207,6 +221,52 @@ func TestUnknownEndpointFailsTheTest(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.errs) != 4 {
 		t.Errorf("Errorf calls: got %q; want one per unknown request", rec.errs)
+	}
+}
+
+// A request GitHub's OpenAPI description refuses fails the test and gets
+// GitHub's 422, without reaching the fake's state; an injected fault does
+// not hide it.
+func TestInvalidRequestsFailTheTest(t *testing.T) {
+	t.Parallel()
+	rec := &recordingTB{TB: t}
+	srv := fakegithub.New(rec)
+	srv.AddPullRequest("octo-org", "shop", fakegithub.PullRequest{Number: 42})
+	srv.FailNext("POST", "/repos/*/*/issues/42/comments", 1, 502)
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"unknown field", "PUT", "/repos/octo-org/shop/environments/preview-pr-42", `{"can_admins_bypass": true}`},
+		{"wrong type", "POST", "/api/v3/repos/octo-org/shop/deployments", `{"ref": "main", "auto_merge": "false"}`},
+		{"missing field", "POST", "/repos/octo-org/shop/deployments", `{"environment": "preview-pr-42"}`},
+		{"bad enum", "GET", "/repos/octo-org/shop/pulls?state=merged", ""},
+		{"bad path parameter", "GET", "/repos/octo-org/shop/pulls/forty-two", ""},
+		{"under a fault", "POST", "/repos/octo-org/shop/issues/42/comments", `{"body": 42}`},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL()+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+srv.Token())
+		if tc.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Message string }
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 422 || err != nil || got.Message != "Validation Failed" {
+			t.Errorf("%s: got %d %q (%v); want 422 Validation Failed", tc.name, resp.StatusCode, got.Message, err)
+		}
+	}
+	if _, ok := srv.Environment("octo-org", "shop", "preview-pr-42"); ok {
+		t.Error("an invalid PUT created the environment")
+	}
+	if n := len(srv.Deployments("octo-org", "shop")); n != 0 {
+		t.Errorf("deployments: got %d; want none", n)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.errs) != 6 {
+		t.Errorf("Errorf calls: got %q; want one per invalid request", rec.errs)
 	}
 }
 
@@ -375,9 +435,6 @@ func TestDeployments(t *testing.T) {
 	if err != nil || len(ds) != 2 || ds[0].GetID() != t2.GetID() {
 		t.Errorf("list by environment: got %v, %v; want newest first", ds, err)
 	}
-	if _, _, err := gh.Repositories.CreateDeploymentStatus(ctx, "octo-org", "shop", t1.GetID(), &github.DeploymentStatusRequest{State: github.String("bogus")}); err == nil {
-		t.Error("bad state: got no error; want 422")
-	}
 }
 
 func TestEnvironments(t *testing.T) {
@@ -395,8 +452,8 @@ func TestEnvironments(t *testing.T) {
 	if err == nil || resp.StatusCode != 404 {
 		t.Errorf("policy on missing environment: got %v; want 404", err)
 	}
-	e, _, err := gh.Repositories.CreateUpdateEnvironment(ctx, "octo-org", "shop", env, &github.CreateUpdateEnvironment{
-		DeploymentBranchPolicy: &github.BranchPolicy{ProtectedBranches: github.Bool(false), CustomBranchPolicies: github.Bool(true)},
+	e, _, err := putEnvironment(ctx, gh, "octo-org", "shop", env, map[string]any{
+		"deployment_branch_policy": map[string]bool{"protected_branches": false, "custom_branch_policies": true},
 	})
 	if err != nil || e.GetName() != env || !e.GetDeploymentBranchPolicy().GetCustomBranchPolicies() {
 		t.Fatalf("create: got %+v, %v", e, err)
@@ -419,10 +476,9 @@ func TestEnvironments(t *testing.T) {
 	if err != nil || list.GetTotalCount() != 1 {
 		t.Errorf("list: got %+v, %v; want one policy", list, err)
 	}
-	// Both protected_branches and custom_branch_policies true is refused
-	// (go-github retries a 422 once with only deployment_branch_policy).
-	if _, _, err := gh.Repositories.CreateUpdateEnvironment(ctx, "octo-org", "shop", env, &github.CreateUpdateEnvironment{
-		DeploymentBranchPolicy: &github.BranchPolicy{ProtectedBranches: github.Bool(true), CustomBranchPolicies: github.Bool(true)},
+	// Both protected_branches and custom_branch_policies true is refused.
+	if _, _, err := putEnvironment(ctx, gh, "octo-org", "shop", env, map[string]any{
+		"deployment_branch_policy": map[string]bool{"protected_branches": true, "custom_branch_policies": true},
 	}); err == nil {
 		t.Error("both true: got no error; want 422")
 	}
@@ -439,7 +495,7 @@ func TestEnvironments(t *testing.T) {
 	for _, c := range srv.Writes() {
 		ws = append(ws, fmt.Sprint(c.Method, " ", c.Status))
 	}
-	if want := "[POST 404 PUT 200 POST 200 POST 303 PUT 422 PUT 422 DELETE 204 DELETE 204 DELETE 404]"; fmt.Sprint(ws) != want {
+	if want := "[POST 404 PUT 200 POST 200 POST 303 PUT 422 DELETE 204 DELETE 204 DELETE 404]"; fmt.Sprint(ws) != want {
 		t.Errorf("writes: got %v; want %s", ws, want)
 	}
 }

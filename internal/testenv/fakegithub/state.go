@@ -92,10 +92,17 @@ type Environment struct {
 	BranchPolicy      *BranchPolicySetting
 	Policies          []BranchPolicy
 	WaitTimer         int
+	Reviewers         []Reviewer // required reviewers
 	CanAdminsBypass   bool
 	PreventSelfReview bool
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+// Reviewer is one of an environment's required reviewers.
+type Reviewer struct {
+	Type string // "User" or "Team"
+	ID   int64
 }
 
 // BranchPolicySetting is an environment's deployment_branch_policy.
@@ -176,6 +183,33 @@ func (r *repo) fill() {
 	if _, ok := r.branches[r.DefaultBranch]; !ok {
 		r.branches[r.DefaultBranch] = fakeSHA(r.Owner + "/" + r.Name + "@" + r.DefaultBranch)
 	}
+	// A repository that runs the action has content: at least the
+	// workflow that runs it. (GitHub answers 404 for the root of an empty
+	// repository only.)
+	if r.files[r.DefaultBranch] == nil {
+		r.files[r.DefaultBranch] = map[string][]byte{
+			"README.md":                            []byte("# " + r.Name + "\n"),
+			".github/workflows/preview-access.yml": []byte("on: pull_request_target\n"),
+		}
+	}
+}
+
+// filesAt is what a ref holds: the default branch's files (a branch starts
+// from it) with the ref's own on top; ok is false for a ref with no files
+// and no branch of that name.
+func (r *repo) filesAt(ref string) (map[string][]byte, bool) {
+	own, ok := r.files[ref]
+	if _, known := r.resolve(ref); !ok && !known {
+		return nil, false
+	}
+	out := make(map[string][]byte, len(r.files[r.DefaultBranch])+len(own))
+	for k, v := range r.files[r.DefaultBranch] {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out, true
 }
 
 // lookup finds an existing repository.
@@ -359,6 +393,7 @@ func (s *Server) Environment(owner, name, env string) (Environment, bool) {
 	}
 	cp := *e
 	cp.Policies = slices.Clone(e.Policies)
+	cp.Reviewers = slices.Clone(e.Reviewers)
 	if e.BranchPolicy != nil {
 		bp := *e.BranchPolicy
 		cp.BranchPolicy = &bp
@@ -390,6 +425,28 @@ func (s *Server) AddEnvironment(owner, name, env string, setting *BranchPolicySe
 		r.envOrder = append(r.envOrder, key)
 	}
 	r.envs[key] = e
+}
+
+// ProtectEnvironment gives an environment (created when absent) the
+// protections a person sets by hand: a wait timer and required reviewers
+// (user ids).
+func (s *Server) ProtectEnvironment(owner, name, env string, waitTimer int, reviewers ...int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repoLocked(owner, name)
+	key := strings.ToLower(env)
+	e := r.envs[key]
+	if e == nil {
+		t := s.now()
+		e = &Environment{ID: s.id(), Name: env, CanAdminsBypass: true, CreatedAt: t, UpdatedAt: t}
+		r.envs[key] = e
+		r.envOrder = append(r.envOrder, key)
+	}
+	e.WaitTimer = waitTimer
+	e.Reviewers = nil
+	for _, id := range reviewers {
+		e.Reviewers = append(e.Reviewers, Reviewer{Type: "User", ID: id})
+	}
 }
 
 // fakeSHA derives a 40-hex commit id from a seed.
