@@ -23,3 +23,8 @@ const SampleEvent = "sample/event.json"
 // GatewayRego is the path in FS of the Rego module the opa gateway driver
 // installs as policy preview_access.
 const GatewayRego = "gateway/preview_access.rego"
+
+// GatewayAuthz is the path in FS of the system.authz policy an OPA that
+// preview-access writes to starts with: it confines each repository's
+// token to the repository's own documents.
+const GatewayAuthz = "gateway/authz.rego"

@@ -78,8 +78,8 @@ type Options struct {
 	// Default ".github/workflows/preview-access.yml".
 	WorkflowFile string
 
-	BoundaryName        string // default "preview-access-boundary-OWNER-REPO"
-	ProvisionerRoleName string // default "preview-access-OWNER-REPO"
+	BoundaryName        string // default "preview-access-boundary-OWNER.REPO"
+	ProvisionerRoleName string // default "preview-access-OWNER.REPO"
 
 	// AllowedManagedPolicyARNs are the only managed policies the provisioner
 	// may attach to preview roles. Empty: it may attach none.

@@ -64,7 +64,13 @@ type Config struct {
 	GatewayToken  string
 	GatewaySecret string
 	GatewayFile   string
-	AccessFile    string
+	// GatewayUnauthenticated lets an opa gateway off this machine be used
+	// without a token (allow-unauthenticated-gateway).
+	GatewayUnauthenticated bool
+	AccessFile             string
+	// AccessFileExplicit: the access-file input was given, so a missing
+	// file is an error rather than the defaults.
+	AccessFileExplicit bool
 
 	Concurrency int
 
@@ -405,7 +411,13 @@ func Load(lookup func(name string) string) (Config, error) {
 			bad("preview-url", "is required with gateway "+c.Gateway, "the gateway matches requests by the preview's host, e.g. https://pr-{number}.preview.example.com")
 		}
 	}
+	c.GatewayUnauthenticated = boolean("allow-unauthenticated-gateway")
+	if c.Gateway == "opa" && c.GatewayToken == "" && c.GatewayURL != "" && !c.GatewayUnauthenticated && !gateway.IsLoopbackURL(c.GatewayURL) {
+		bad("gateway-token", "is required for an OPA that is not on this machine: without it anyone who can reach the OPA can publish a policy that grants them access",
+			"give the repository's OPA token (start OPA with --authentication=token --authorization=basic and templates/gateway/authz.rego; see preview-access bootstrap --format opa), or set allow-unauthenticated-gateway: true for an OPA nobody else can reach")
+	}
 	c.AccessFile = get("access-file")
+	c.AccessFileExplicit = strings.TrimSpace(lookup("access-file")) != ""
 	if p := c.AccessFile; strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
 		bad("access-file", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-access.yml")
 	}

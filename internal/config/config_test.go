@@ -158,8 +158,11 @@ func TestGatewayInputs(t *testing.T) {
 		want []string
 	}{
 		{"opa needs url and preview url", map[string]string{"gateway": "opa"}, []string{"gateway-url", "preview-url"}},
-		{"plain http refused", map[string]string{"gateway": "opa", "gateway-url": "http://opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"https"}},
-		{"userinfo refused, not echoed", map[string]string{"gateway": "opa", "gateway-url": "https://admin:hunter2@opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"user"}},
+		{"plain http refused", map[string]string{"gateway": "opa", "gateway-token": "t", "gateway-url": "http://opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"https"}},
+		{"userinfo refused, not echoed", map[string]string{"gateway": "opa", "gateway-token": "t", "gateway-url": "https://admin:hunter2@opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"user"}},
+		{"a remote OPA needs a token", map[string]string{"gateway": "opa", "gateway-url": "https://opa.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"input gateway-token: is required"}},
+		{"unless explicitly unsafe", map[string]string{"gateway": "opa", "gateway-url": "https://opa.example.com", "allow-unauthenticated-gateway": "true", "preview-url": "https://pr-{number}.example.com"}, nil},
+		{"a local OPA may go without", map[string]string{"gateway": "opa", "gateway-url": "http://localhost:8181", "preview-url": "https://pr-{number}.example.com"}, nil},
 		{"webhook needs secret", map[string]string{"gateway": "webhook", "gateway-url": "https://gw.example.com", "preview-url": "https://pr-{number}.example.com"}, []string{"gateway-secret"}},
 		{"localhost http allowed", map[string]string{"gateway": "opa", "gateway-url": "http://127.0.0.1:8181", "preview-url": "https://pr-{number}.example.com"}, nil},
 	}

@@ -44,10 +44,11 @@ var Inputs = []Input{
 	{"preview-url", "", "URL of the preview, e.g. `https://pr-{number}.preview.example.com`. Placeholders: {number}, {owner}, {repo}, {repository_id}."},
 	{"gateway", "none", "Where the preview's access policy goes: `none`, `opa`, `webhook` or `file`."},
 	{"gateway-url", "", "Base URL of the gateway (OPA server or webhook receiver). https, or http only for localhost."},
-	{"gateway-token", "", "Bearer token for the OPA API. Masked."},
+	{"gateway-token", "", "Bearer token for the OPA API: required for an OPA that is not on this machine (on a shared OPA, the repository's own token, which the OPA's authorization policy confines to the repository's documents). Masked."},
+	{"allow-unauthenticated-gateway", "false", "Unsafe: let `gateway: opa` talk to an OPA off this machine without `gateway-token`, where anyone who can reach it can grant themselves access. Only for an OPA that nobody else can reach."},
 	{"gateway-secret", "", "HMAC secret that signs webhook requests. Masked."},
 	{"gateway-file", "preview-access-policy.json", "Path the `file` gateway writes the policy document to."},
-	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the default branch."},
+	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the default branch. Given explicitly, a missing file is an error; at the default path, a notice (the defaults apply). A file that cannot be read, or whose absence cannot be proven, always fails the run before anything is granted."},
 	{"concurrency", "4", "How many previews sweep removes at once (1–32)."},
 }
 

@@ -62,8 +62,11 @@ var invalidValues = []struct {
 	{"preview-url", "https://", nil, "not an http(s) URL"},
 	{"gateway", "OPA", nil, "not a gateway"},
 	{"gateway", "*", nil, "not a gateway"},
-	{"gateway-url", "http://opa.example.com", map[string]string{"gateway": "opa", "preview-url": "https://pr-{number}.example.com"}, "https"},
-	{"gateway-url", "https://admin:pw@opa.example.com", map[string]string{"gateway": "opa", "preview-url": "https://pr-{number}.example.com"}, "gateway-url"},
+	{"gateway-url", "http://opa.example.com", map[string]string{"gateway": "opa", "gateway-token": "t", "preview-url": "https://pr-{number}.example.com"}, "https"},
+	{"gateway-url", "https://admin:pw@opa.example.com", map[string]string{"gateway": "opa", "gateway-token": "t", "preview-url": "https://pr-{number}.example.com"}, "gateway-url"},
+	{"gateway-token", "", map[string]string{"gateway": "opa", "gateway-url": "https://opa.example.com", "preview-url": "https://pr-{number}.example.com"}, "required for an OPA that is not on this machine"},
+	{"gateway-token", " ", map[string]string{"gateway": "opa", "gateway-url": "https://opa.internal:8181", "preview-url": "https://pr-{number}.example.com"}, "allow-unauthenticated-gateway"},
+	{"allow-unauthenticated-gateway", "yes", nil, "not a boolean"},
 	{"gateway-secret", "short", map[string]string{"gateway": "webhook", "gateway-url": "https://gw.example.com", "preview-url": "https://pr-{number}.example.com"}, "gateway-secret"},
 	{"gateway-secret", " \t ", map[string]string{"gateway": "webhook", "gateway-url": "https://gw.example.com", "preview-url": "https://pr-{number}.example.com"}, "gateway-secret"},
 	{"access-file", "/etc/passwd", nil, "not a relative path"},
@@ -142,9 +145,8 @@ var invalidValues = []struct {
 
 // anyValueIsValid are the inputs with no invalid value, and why.
 var anyValueIsValid = map[string]string{
-	"github-token":  "any token is passed to GitHub, which judges it (401); empty skips the GitHub steps",
-	"gateway-token": "any bearer token is passed to OPA, which judges it (401)",
-	"gateway-file":  "any path on the runner may be written; empty is the default",
+	"github-token": "any token is passed to GitHub, which judges it (401); empty skips the GitHub steps",
+	"gateway-file": "any path on the runner may be written; empty is the default",
 }
 
 func TestInvalidValuesOfEveryInput(t *testing.T) {

@@ -38,7 +38,7 @@ func cfg(t *testing.T, over map[string]string) config.Config {
 		case "account-id":
 			return "123456789012"
 		case "permissions-boundary":
-			return "arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org-shop"
+			return "arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop"
 		}
 		return ""
 	})

@@ -23,8 +23,26 @@ type Event struct {
 	Action  string           // the payload's action, for pull request events
 	Preview *preview.Preview // nil when the event carries no pull request
 	PR      int              // the PR number a workflow_dispatch asked for
-	Repo    *github.Repository
+	Repo    *Repository      // the payload's repository; nil when it has none
 }
+
+// Repository is the little of a payload's repository object the run
+// reads. go-github's Repository is not used for it: GitHub sends some
+// fields with other shapes in some events (repository.organization is a
+// login string in push payloads), and a field the run never reads must
+// not make a payload unreadable.
+type Repository struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Owner struct {
+		Login string `json:"login"`
+		ID    int64  `json:"id"`
+	} `json:"owner"`
+}
+
+// acted are the events Mode can act on; any other is a notice, whatever
+// its payload holds.
+var acted = map[string]bool{"pull_request": true, "pull_request_target": true, "workflow_dispatch": true, "schedule": true}
 
 // maxEventSize bounds what is read from GITHUB_EVENT_PATH.
 const maxEventSize = 25 << 20
@@ -45,17 +63,23 @@ func Load(name, path string) (Event, error) {
 	return Parse(name, data)
 }
 
-// Parse decodes an event payload.
+// Parse decodes an event payload. Only the events the action acts on
+// are read; another event's payload is not looked at, so no shape of it
+// can fail the run.
 func Parse(name string, data []byte) (Event, error) {
 	e := Event{Name: name}
 	switch name {
 	case "pull_request", "pull_request_target":
-		var pe github.PullRequestEvent
+		var pe struct {
+			Action      string              `json:"action"`
+			PullRequest *github.PullRequest `json:"pull_request"`
+			Repo        json.RawMessage     `json:"repository"`
+		}
 		if err := json.Unmarshal(data, &pe); err != nil {
 			return e, fmt.Errorf("event file is not a %s payload: %w", name, err)
 		}
-		e.Action = pe.GetAction()
-		e.Repo = pe.Repo
+		e.Action = pe.Action
+		e.Repo = repository(pe.Repo)
 		if pe.PullRequest == nil {
 			return e, fmt.Errorf("%s event has no pull_request object", name)
 		}
@@ -67,13 +91,13 @@ func Parse(name string, data []byte) (Event, error) {
 		e.PR = p.Number
 	case "workflow_dispatch":
 		var we struct {
-			Inputs map[string]any     `json:"inputs"`
-			Repo   *github.Repository `json:"repository"`
+			Inputs map[string]any  `json:"inputs"`
+			Repo   json.RawMessage `json:"repository"`
 		}
 		if err := json.Unmarshal(data, &we); err != nil {
 			return e, fmt.Errorf("event file is not a workflow_dispatch payload: %w", err)
 		}
-		e.Repo = we.Repo
+		e.Repo = repository(we.Repo)
 		if v, ok := we.Inputs["pr"]; ok && v != nil && strings.TrimSpace(fmt.Sprint(v)) != "" {
 			s := strings.TrimSpace(fmt.Sprint(v))
 			n, err := strconv.Atoi(s)
@@ -82,18 +106,30 @@ func Parse(name string, data []byte) (Event, error) {
 			}
 			e.PR = n
 		}
-	default:
-		var re struct {
-			Repo *github.Repository `json:"repository"`
+	case "schedule":
+		// The repository is a convenience here: without it the run reads
+		// GITHUB_REPOSITORY and GITHUB_REPOSITORY_ID.
+		var se struct {
+			Repo json.RawMessage `json:"repository"`
 		}
-		if len(strings.TrimSpace(string(data))) > 0 {
-			if err := json.Unmarshal(data, &re); err != nil {
-				return e, fmt.Errorf("event file is not JSON: %w", err)
-			}
+		if json.Unmarshal(data, &se) == nil {
+			e.Repo = repository(se.Repo)
 		}
-		e.Repo = re.Repo
 	}
 	return e, nil
+}
+
+// repository reads a payload's repository object leniently: nil when it is
+// missing or not an object of the expected shape.
+func repository(raw json.RawMessage) *Repository {
+	if len(raw) == 0 {
+		return nil
+	}
+	var r Repository
+	if json.Unmarshal(raw, &r) != nil || r.Owner.Login == "" {
+		return nil
+	}
+	return &r
 }
 
 // FromPullRequest builds a validated Preview from a pull request as the

@@ -1,12 +1,15 @@
 package event
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preview-access/preview-access/internal/testenv"
 )
 
 func load(t *testing.T, name, file string) Event {
@@ -105,5 +108,107 @@ func TestBadPayloads(t *testing.T) {
 	e, err := Load("workflow_dispatch", write(`{"inputs":{"pr":""}}`))
 	if mode, _, _ := Mode(e); err != nil || mode != "sweep" {
 		t.Errorf("empty dispatch pr: mode %q, err %v; want sweep", mode, err)
+	}
+}
+
+// TestEventsNotActedOnAreNotRead: a payload of an event the action does not
+// act on is never a reason to fail, whatever its shape (GitHub sends
+// repository.organization as a login string in push payloads).
+func TestEventsNotActedOnAreNotRead(t *testing.T) {
+	t.Parallel()
+	for _, payload := range []string{
+		`{"ref":"refs/heads/main","repository":{"id":1,"name":"r","owner":{"login":"o"},"organization":"Octocoders"}}`,
+		`{`, ``, `[]`, `"x"`,
+	} {
+		e, err := Parse("push", []byte(payload))
+		if err != nil {
+			t.Errorf("Parse(push, %q) = %v; want no error", payload, err)
+			continue
+		}
+		if _, ok, reason := Mode(e); ok || !strings.Contains(reason, "not one preview-access acts on") {
+			t.Errorf("push %q: mode ok %t (%s); want a notice", payload, ok, reason)
+		}
+	}
+	// A schedule payload of another shape still sweeps: the repository
+	// then comes from GITHUB_REPOSITORY.
+	e, err := Parse("schedule", []byte(`{"schedule":"17 * * * *","repository":{"organization":"Octocoders","owner":"x"}}`))
+	if mode, ok, _ := Mode(e); err != nil || !ok || mode != "sweep" || e.Repo != nil {
+		t.Errorf("odd schedule payload: mode %q ok %t repo %v err %v; want sweep with no repository", mode, ok, e.Repo, err)
+	}
+}
+
+// TestEveryActedEventHasAMode keeps acted and Mode in step.
+func TestEveryActedEventHasAMode(t *testing.T) {
+	t.Parallel()
+	for name := range acted {
+		e := Event{Name: name, Action: "opened", PR: 1}
+		if _, ok, reason := Mode(e); !ok {
+			t.Errorf("acted event %s has no mode: %s", name, reason)
+		}
+	}
+}
+
+// TestRealWebhookPayloads feeds every example payload GitHub documents
+// (@octokit/webhooks-examples) to Parse under its own event name: pull
+// request events give a preview and the mode their action asks for, and no
+// other event's payload, whatever its shape, fails the run.
+func TestRealWebhookPayloads(t *testing.T) {
+	t.Parallel()
+	dir := testenv.WebhookExamples(t)
+	var index []byte
+	var err error
+	for _, p := range []string{filepath.Join(dir, "api.github.com", "index.json"), filepath.Join(dir, "package", "api.github.com", "index.json")} {
+		if index, err = os.ReadFile(p); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no api.github.com/index.json under %s: %v", dir, err)
+	}
+	var events []struct {
+		Name     string            `json:"name"`
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if err := json.Unmarshal(index, &events); err != nil {
+		t.Fatal(err)
+	}
+	modes := map[string]string{"opened": "up", "reopened": "up", "synchronize": "up", "ready_for_review": "up", "labeled": "up", "closed": "down"}
+	payloads := 0
+	for _, ev := range events {
+		for i, raw := range ev.Examples {
+			payloads++
+			names := []string{ev.Name}
+			if ev.Name == "pull_request" {
+				names = append(names, "pull_request_target")
+			}
+			for _, name := range names {
+				e, err := Parse(name, raw)
+				if err != nil {
+					t.Errorf("%s example %d: Parse: %v", name, i, err)
+					continue
+				}
+				mode, ok, reason := Mode(e)
+				switch {
+				case name == "pull_request" || name == "pull_request_target":
+					if e.Preview == nil {
+						t.Errorf("%s example %d (%s): no preview", name, i, e.Action)
+					}
+					if want := modes[e.Action]; mode != want || ok != (want != "") {
+						t.Errorf("%s %s: mode %q, %t (%s); want %q", name, e.Action, mode, ok, reason, want)
+					}
+				case name == "workflow_dispatch":
+					if !ok {
+						t.Errorf("%s example %d: %s", name, i, reason)
+					}
+				default:
+					if ok {
+						t.Errorf("%s example %d: mode %q; want a notice", name, i, mode)
+					}
+				}
+			}
+		}
+	}
+	if payloads < 100 {
+		t.Errorf("only %d example payloads: the fixture is not what it should be", payloads)
 	}
 }

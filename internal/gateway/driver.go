@@ -30,6 +30,22 @@ type Driver interface {
 // ErrListUnsupported is List's error where the driver cannot enumerate.
 var ErrListUnsupported = errors.New("gateway driver cannot list previews")
 
+// ModuleKeeper is a driver whose gateway decides with a policy module that
+// preview-access ships (opa's Rego): installing or replacing it is a write
+// of its own, planned and reported like the documents.
+type ModuleKeeper interface {
+	// Module reports whether the gateway has the module, and whether it
+	// is this version's.
+	Module(ctx context.Context) (exists, current bool, err error)
+	// InstallModule puts this version's module; ErrModuleManaged when the
+	// token may not (on a shared OPA only its admin may).
+	InstallModule(ctx context.Context) error
+}
+
+// ErrModuleManaged: the gateway's policy module may be replaced by its
+// admin only.
+var ErrModuleManaged = errors.New("the gateway's policy module is managed by its admin: this token may not replace it")
+
 // Driver kinds, as the gateway input names them.
 const (
 	KindOPA     = "opa"
@@ -56,6 +72,9 @@ type Config struct {
 	HTTPClient *http.Client
 	Timeout    time.Duration // one HTTP attempt; DefaultTimeout when zero
 	Repository string        // owner/repo: webhook List asks for this repository's ids
+	// RepositoryID is GitHub's numeric id of the repository: opa keeps the
+	// repository's documents in a subtree of their own under it.
+	RepositoryID int64
 
 	// retryWaitMin and retryWaitMax override the backoff bounds in tests.
 	retryWaitMin, retryWaitMax time.Duration
@@ -82,8 +101,8 @@ func safeURL(raw string) string {
 
 // String describes c without its credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("gateway.Config{Kind:%q URL:%q Token:%q Secret:%q Path:%q Timeout:%s Repository:%q}",
-		c.Kind, safeURL(c.URL), redact(c.Token), redact(c.Secret), c.Path, c.Timeout, c.Repository)
+	return fmt.Sprintf("gateway.Config{Kind:%q URL:%q Token:%q Secret:%q Path:%q Timeout:%s Repository:%q RepositoryID:%d}",
+		c.Kind, safeURL(c.URL), redact(c.Token), redact(c.Secret), c.Path, c.Timeout, c.Repository, c.RepositoryID)
 }
 
 // GoString is String, so %#v redacts too.
@@ -112,6 +131,9 @@ func ValidateConfig(c Config) error {
 	case KindOPA:
 		if c.URL == "" {
 			errs = append(errs, errors.New("gateway opa needs gateway-url"))
+		}
+		if c.RepositoryID < 0 {
+			errs = append(errs, fmt.Errorf("repository id %d is not GitHub's numeric id", c.RepositoryID))
 		}
 	case KindWebhook:
 		if c.URL == "" {
@@ -172,6 +194,14 @@ func checkURL(raw string) []error {
 		errs = append(errs, fmt.Errorf("gateway-url %s must not have a fragment", shown))
 	}
 	return errs
+}
+
+// IsLoopbackURL reports whether raw names this machine (127.0.0.0/8,
+// [::1] or localhost): the only place plain http, or an unauthenticated
+// OPA, is acceptable.
+func IsLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && isLoopback(u.Hostname())
 }
 
 // isLoopback is the same rule ghapi applies to GITHUB_API_URL: plain http

@@ -6,17 +6,25 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
+	"strconv"
 
 	"github.com/preview-access/preview-access/templates"
 )
 
-// OPA locations: the documents live under data.preview_access.previews, next
-// to the policy of package preview_access that reads them.
+// OPA locations: each repository's documents live in a subtree of their own,
+// data.preview_access.repositories[<repository id>].previews, which the
+// shipped system.authz (templates/gateway/authz.rego) lets the
+// repository's token write and no other; the policy of package
+// preview_access reads them all.
 const (
-	OPADataPath   = "/v1/data/preview_access/previews"
-	OPAPolicyPath = "/v1/policies/preview_access"
+	OPARepositoriesPath = "/v1/data/preview_access/repositories"
+	OPAPolicyPath       = "/v1/policies/preview_access"
 )
+
+// OPADataPath is where the documents of the repository with id live.
+func OPADataPath(repositoryID int64) string {
+	return OPARepositoriesPath + "/" + strconv.FormatInt(repositoryID, 10) + "/previews"
+}
 
 // Rego returns the module the opa driver installs.
 func Rego() ([]byte, error) {
@@ -30,13 +38,13 @@ func Rego() ([]byte, error) {
 type opaDriver struct {
 	http  *httpDoer
 	token string
-
-	mu        sync.Mutex
-	installed bool // the module was found or put once by this driver
+	data  string // OPADataPath of the repository
 }
 
+var _ ModuleKeeper = (*opaDriver)(nil)
+
 func newOPA(c Config) *opaDriver {
-	return &opaDriver{http: newDoer(c, "opa", nil), token: c.Token}
+	return &opaDriver{http: newDoer(c, "opa", nil), token: c.Token, data: OPADataPath(c.RepositoryID)}
 }
 
 func (d *opaDriver) header(contentType string) http.Header {
@@ -75,7 +83,7 @@ func (d *opaDriver) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := checkID(id); err != nil {
 		return nil, false, err
 	}
-	path := OPADataPath + "/" + id
+	path := d.data + "/" + id
 	r, err := d.http.do(ctx, http.MethodGet, path, nil, nil, d.header(""))
 	if err != nil {
 		return nil, false, err
@@ -103,10 +111,7 @@ func (d *opaDriver) Put(ctx context.Context, id string, doc []byte) error {
 	if !json.Valid(doc) {
 		return fmt.Errorf("opa: document for %s is not JSON", id)
 	}
-	if err := d.installPolicy(ctx); err != nil {
-		return err
-	}
-	path := OPADataPath + "/" + id
+	path := d.data + "/" + id
 	r, err := d.http.do(ctx, http.MethodPut, path, nil, doc, d.header("application/json"))
 	if err != nil {
 		return err
@@ -117,21 +122,16 @@ func (d *opaDriver) Put(ctx context.Context, id string, doc []byte) error {
 	return nil
 }
 
-// installPolicy puts the Rego module unless OPA already has this exact text,
-// so a run with nothing changed writes nothing.
-func (d *opaDriver) installPolicy(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.installed {
-		return nil
-	}
+// Module reads the installed preview_access module and compares its text
+// with this version's.
+func (d *opaDriver) Module(ctx context.Context) (exists, current bool, err error) {
 	rego, err := Rego()
 	if err != nil {
-		return err
+		return false, false, err
 	}
 	r, err := d.http.do(ctx, http.MethodGet, OPAPolicyPath, nil, nil, d.header(""))
 	if err != nil {
-		return err
+		return false, false, err
 	}
 	switch r.status {
 	case http.StatusOK:
@@ -141,32 +141,41 @@ func (d *opaDriver) installPolicy(ctx context.Context) error {
 			} `json:"result"`
 		}
 		if err := json.Unmarshal(r.body, &out); err != nil {
-			return fmt.Errorf("opa: GET %s: decode answer: %w", OPAPolicyPath, err)
+			return false, false, fmt.Errorf("opa: GET %s: decode answer: %w", OPAPolicyPath, err)
 		}
-		if out.Result.Raw == string(rego) {
-			d.installed = true
-			return nil
-		}
+		return true, out.Result.Raw == string(rego), nil
 	case http.StatusNotFound:
-	default:
-		return d.fail(http.MethodGet, OPAPolicyPath, r)
+		return false, false, nil
 	}
-	r, err = d.http.do(ctx, http.MethodPut, OPAPolicyPath, nil, rego, d.header("text/plain"))
+	return false, false, d.fail(http.MethodGet, OPAPolicyPath, r)
+}
+
+// InstallModule puts this version's module as policy preview_access.
+func (d *opaDriver) InstallModule(ctx context.Context) error {
+	rego, err := Rego()
 	if err != nil {
 		return err
 	}
-	if !is2xx(r.status) {
-		return fmt.Errorf("install policy: %w", d.fail(http.MethodPut, OPAPolicyPath, r))
+	r, err := d.http.do(ctx, http.MethodPut, OPAPolicyPath, nil, rego, d.header("text/plain"))
+	if err != nil {
+		return err
 	}
-	d.installed = true
-	return nil
+	switch {
+	case is2xx(r.status):
+		return nil
+	case r.status == http.StatusUnauthorized || r.status == http.StatusForbidden:
+		// OPA answers 401 to a request its authorization policy refuses;
+		// the same token just read the module, so it is not a bad one.
+		return fmt.Errorf("opa: PUT %s: %w", OPAPolicyPath, ErrModuleManaged)
+	}
+	return fmt.Errorf("install policy: %w", d.fail(http.MethodPut, OPAPolicyPath, r))
 }
 
 func (d *opaDriver) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	path := OPADataPath + "/" + id
+	path := d.data + "/" + id
 	r, err := d.http.do(ctx, http.MethodDelete, path, nil, nil, d.header(""))
 	if err != nil {
 		return err
@@ -177,21 +186,21 @@ func (d *opaDriver) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// List returns every preview id in this OPA, of all repositories: ids start
-// with gh-<repositoryId>-, which is how a caller picks its own.
+// List returns the ids of the repository's own documents: its subtree is
+// all its token may read.
 func (d *opaDriver) List(ctx context.Context) ([]string, error) {
-	r, err := d.http.do(ctx, http.MethodGet, OPADataPath, nil, nil, d.header(""))
+	r, err := d.http.do(ctx, http.MethodGet, d.data, nil, nil, d.header(""))
 	if err != nil {
 		return nil, err
 	}
 	if r.status != http.StatusOK {
-		return nil, d.fail(http.MethodGet, OPADataPath, r)
+		return nil, d.fail(http.MethodGet, d.data, r)
 	}
 	var out struct {
 		Result map[string]json.RawMessage `json:"result"`
 	}
 	if err := json.Unmarshal(r.body, &out); err != nil {
-		return nil, fmt.Errorf("opa: GET %s: decode answer: %w", OPADataPath, err)
+		return nil, fmt.Errorf("opa: GET %s: decode answer: %w", d.data, err)
 	}
 	ids := make([]string, 0, len(out.Result))
 	for id := range out.Result {

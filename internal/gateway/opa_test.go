@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -124,11 +125,20 @@ func TestOPAIntegration(t *testing.T) {
 	url, token := opaEnv(t)
 	ctx := context.Background()
 	rec := &recorder{}
-	drv, err := New(Config{Kind: "opa", URL: url, Token: token, HTTPClient: &http.Client{Transport: rec}, Timeout: 10 * time.Second})
+	repoID := uniqueRepoID()
+	drv, err := New(Config{Kind: "opa", URL: url, Token: token, HTTPClient: &http.Client{Transport: rec}, Timeout: 10 * time.Second, RepositoryID: repoID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	repoID := uniqueRepoID()
+	testenv.BindOPAHosts(t, repoID, fmt.Sprintf("pr-*-%d.preview.test", repoID))
+	mk := drv.(ModuleKeeper)
+	if err := mk.InstallModule(ctx); err != nil {
+		t.Fatalf("InstallModule: %v", err)
+	}
+	if exists, current, err := mk.Module(ctx); !exists || !current || err != nil {
+		t.Fatalf("Module after InstallModule = %t, %t, %v; want installed and current", exists, current, err)
+	}
+	rec.take()
 	f := access.Default()
 	f.Grants["reader"] = access.Grant{Teams: []string{"octo-org/qa"}}
 	live := time.Now().Add(time.Hour)
@@ -147,8 +157,8 @@ func TestOPAIntegration(t *testing.T) {
 			t.Fatalf("Put %s: %v", x.p.ID(), err)
 		}
 	}
-	if got := rec.take(); !slices.Contains(got, "GET "+OPAPolicyPath) {
-		t.Errorf("first Put did not check the policy module: %v", got)
+	if got := rec.take(); slices.Contains(got, "GET "+OPAPolicyPath) || slices.Contains(got, "PUT "+OPAPolicyPath) {
+		t.Errorf("Put touched the policy module (a step of its own): %v", got)
 	}
 
 	// An unchanged document is seen as unchanged: the plan writes nothing.
@@ -222,19 +232,19 @@ func TestOPAIntegration(t *testing.T) {
 		t.Errorf("decision = %v, %v; want %v", out.Result, err, wantDecision)
 	}
 
-	// A second driver (the next run) finds the module in place and does not
-	// rewrite it; re-putting is the caller's choice, not the driver's.
+	// A second driver (the next run) sends the document only: the module
+	// is read and written only when the caller plans it.
 	rec2 := &recorder{}
-	drv2, err := New(Config{Kind: "opa", URL: url, Token: token, HTTPClient: &http.Client{Transport: rec2}})
+	drv2, err := New(Config{Kind: "opa", URL: url, Token: token, HTTPClient: &http.Client{Transport: rec2}, RepositoryID: repoID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := drv2.Put(ctx, pr42.p.ID(), pr42.doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"GET " + OPAPolicyPath, "PUT " + OPADataPath + "/" + pr42.p.ID()}
+	want := []string{"PUT " + OPADataPath(repoID) + "/" + pr42.p.ID()}
 	if got := rec2.take(); !slices.Equal(got, want) {
-		t.Errorf("re-Put requests = %v; want %v (policy unchanged, not re-sent)", got, want)
+		t.Errorf("re-Put requests = %v; want %v", got, want)
 	}
 
 	// Teardown: everyone is denied, and a second teardown is fine.
@@ -293,5 +303,93 @@ func TestRego(t *testing.T) {
 	out, err := exec.Command(bin, "fmt", "--list", dir).CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("opa fmt --list: %v; unformatted: %s", err, out)
+	}
+}
+
+// TestSharedOPA: two repositories share one OPA, each with a token of its
+// own. Neither can write the other's documents or replace the module, and
+// a document naming the other's host claims nothing: the rightful owner
+// keeps access and the squatter gets none.
+func TestSharedOPA(t *testing.T) {
+	t.Parallel()
+	url, _ := opaEnv(t)
+	ctx := context.Background()
+	idA, idB := uniqueRepoID(), uniqueRepoID()
+	testenv.BindOPAHosts(t, idA, fmt.Sprintf("pr-*-%d.preview.test", idA))
+	testenv.BindOPAHosts(t, idB, fmt.Sprintf("pr-*-%d.preview.test", idB))
+	driver := func(id int64) Driver {
+		d, err := New(Config{Kind: "opa", URL: url, Token: testenv.OPARepositoryToken(t, id), RepositoryID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a, b := driver(idA), driver(idB)
+	f := access.Default()
+	prA := buildPR(t, idA, 42, "alice", nil, f, time.Now().Add(time.Hour))
+	if err := a.Put(ctx, prA.p.ID(), prA.doc); err != nil {
+		t.Fatalf("A puts its own document: %v", err)
+	}
+	t.Cleanup(func() { a.Delete(context.Background(), prA.p.ID()) })
+
+	// B publishes a document of its own that names A's host and makes its
+	// own user admin.
+	squat := buildPR(t, idB, 7, "mallory", nil, f, time.Now().Add(time.Hour))
+	var d Document
+	if err := json.Unmarshal(squat.doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Host = prA.host
+	doc, _ := Marshal(d)
+	if err := b.Put(ctx, squat.p.ID(), doc); err != nil {
+		t.Fatalf("B puts a document in its own subtree: %v", err)
+	}
+	t.Cleanup(func() { b.Delete(context.Background(), squat.p.ID()) })
+
+	admin := testenv.OPAToken(t)
+	in := func(user string) map[string]any {
+		return map[string]any{"host": prA.host, "user": user, "method": "GET", "path": "/", "teams": []string{}}
+	}
+	if got := decide(t, url, admin, in("alice")); !got.allow {
+		t.Errorf("A's author on A's host: %+v; want allowed (not locked out by B's claim)", got)
+	}
+	if got := decide(t, url, admin, in("mallory")); got.allow || !strings.Contains(got.reason, "no role") {
+		t.Errorf("B's user on A's host: %+v; want denied, no role", got)
+	}
+
+	// B's token cannot reach into A's subtree, nor replace the module.
+	bOnA, err := New(Config{Kind: "opa", URL: url, Token: testenv.OPARepositoryToken(t, idB), RepositoryID: idA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bOnA.Put(ctx, prA.p.ID(), squat.doc); err == nil || !strings.Contains(err.Error(), "rejected by administrative policy") {
+		t.Errorf("B writing A's document = %v; want OPA's refusal", err)
+	}
+	if err := bOnA.Delete(ctx, prA.p.ID()); err == nil {
+		t.Error("B deleted A's document")
+	}
+	if _, _, err := bOnA.Get(ctx, prA.p.ID()); err == nil {
+		t.Error("B read A's document")
+	}
+	if err := b.(ModuleKeeper).InstallModule(ctx); !errors.Is(err, ErrModuleManaged) {
+		t.Errorf("a repository token installing the module = %v; want ErrModuleManaged", err)
+	}
+	if _, _, err := b.(ModuleKeeper).Module(ctx); err != nil {
+		t.Errorf("a repository token reading the module: %v", err)
+	}
+	// A gateway token decides, and reads nothing else.
+	gw := testenv.OPAGatewayToken(t)
+	if got := decide(t, url, gw, in("alice")); !got.allow {
+		t.Errorf("the gateway's token: %+v; want a decision", got)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+OPADataPath(idA), nil)
+	req.Header.Set("Authorization", "Bearer "+gw)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the gateway's token reading documents: %s; want 401 (OPA's answer to a request its authorization policy refuses)", resp.Status)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -80,7 +81,15 @@ type Options struct {
 
 // Client performs the action's GitHub operations.
 type Client struct {
-	gh *github.Client
+	gh         *github.Client
+	graphqlURL string
+	// pause waits between a failed write and the next attempt after
+	// re-reading; tests shorten it.
+	pause func(ctx context.Context, attempt int) error
+
+	identityOnce sync.Once
+	identity     Identity
+	identityErr  error
 }
 
 // New returns a Client for o. It makes no request.
@@ -101,30 +110,107 @@ func New(o Options) (*Client, error) {
 	attempt.Timeout = o.Timeout
 
 	policy := retryPolicy{maxRateLimitWait: o.MaxRateLimitWait, sleep: o.sleep}
-	rc := &retryablehttp.Client{
-		HTTPClient:   &attempt,
-		Logger:       nil, // nothing about requests reaches the log
-		RetryWaitMin: o.RetryWaitMin,
-		RetryWaitMax: o.RetryWaitMax,
-		RetryMax:     max(o.MaxRetries, 0),
-		CheckRetry:   policy.checkRetry,
-		Backoff:      policy.backoff,
-		ErrorHandler: lastResponse,
+	retrying := func(check retryablehttp.CheckRetry) *retryablehttp.RoundTripper {
+		return &retryablehttp.RoundTripper{Client: &retryablehttp.Client{
+			HTTPClient:   &attempt,
+			Logger:       nil, // nothing about requests reaches the log
+			RetryWaitMin: o.RetryWaitMin,
+			RetryWaitMax: o.RetryWaitMax,
+			RetryMax:     max(o.MaxRetries, 0),
+			CheckRetry:   check,
+			Backoff:      policy.backoff,
+			ErrorHandler: lastResponse,
+		}}
 	}
-	gh := github.NewClient(&http.Client{Transport: &retryablehttp.RoundTripper{Client: rc}}).WithAuthToken(o.Token)
+	api := &http.Client{Transport: byMethod{
+		reads:  retrying(policy.checkRetry),
+		writes: retrying(policy.checkRetryWrite),
+	}}
+	gh := github.NewClient(api).WithAuthToken(o.Token)
 	gh.UserAgent = o.UserAgent
 
-	api, err := apiURL(o.APIURL)
+	enterprise, err := apiURL(o.APIURL)
 	if err != nil {
 		return nil, err
 	}
-	if api != "" {
-		upload := strings.TrimSuffix(strings.TrimSuffix(api, "/"), "/api/v3") + "/api/uploads/"
-		if gh, err = gh.WithEnterpriseURLs(api, upload); err != nil {
+	graphqlURL := "https://api.github.com/graphql"
+	if enterprise != "" {
+		root := strings.TrimSuffix(strings.TrimSuffix(enterprise, "/"), "/api/v3")
+		if gh, err = gh.WithEnterpriseURLs(enterprise, root+"/api/uploads/"); err != nil {
 			return nil, fmt.Errorf("GITHUB_API_URL %q: %w", o.APIURL, err)
 		}
+		// GitHub Enterprise Server serves GraphQL at /api/graphql.
+		graphqlURL = root + "/api/graphql"
 	}
-	return &Client{gh: gh}, nil
+	c := &Client{gh: gh, graphqlURL: graphqlURL}
+	c.pause = func(ctx context.Context, attempt int) error {
+		wait := policy.backoff(o.RetryWaitMin, o.RetryWaitMax, attempt, nil)
+		select {
+		case <-time.After(wait):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return c, nil
+}
+
+// maxWriteAttempts bounds how often retryWrite sends one write.
+const maxWriteAttempts = 3
+
+// retryWrite sends a write that must not happen twice. When it fails in a
+// way that may hide a write GitHub did (a 5xx, a connection lost after
+// sending), happened reads GitHub; the write is sent again only when
+// happened says it did not take effect, at most maxWriteAttempts times in
+// all. write and happened return go-github's errors as they are.
+func (c *Client) retryWrite(ctx context.Context, write func() error, happened func() (bool, error)) error {
+	for attempt := 1; ; attempt++ {
+		err := write()
+		if err == nil || !mayHaveApplied(err) || attempt == maxWriteAttempts {
+			return err
+		}
+		if perr := c.pause(ctx, attempt); perr != nil {
+			return err
+		}
+		ok, rerr := happened()
+		if rerr != nil {
+			return err // the write's error says more than the read's
+		}
+		if ok {
+			return nil
+		}
+	}
+}
+
+// mayHaveApplied reports whether a failed request may still have changed
+// GitHub: a 5xx, or a transport error after the request left.
+func mayHaveApplied(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var er *github.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Response != nil && er.Response.StatusCode >= 500
+	}
+	var rl *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &rl) || errors.As(err, &abuse) {
+		return false
+	}
+	return !notSent(err)
+}
+
+// byMethod sends requests that change something and must not be
+// repeated blindly (POST creates a comment, a deployment, a status) with
+// a retry policy of their own; everything else, GraphQL queries included,
+// with the ordinary one.
+type byMethod struct{ reads, writes http.RoundTripper }
+
+func (b byMethod) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && !strings.HasSuffix(req.URL.Path, "/graphql") {
+		return b.writes.RoundTrip(req)
+	}
+	return b.reads.RoundTrip(req)
 }
 
 func withDefaults(o Options) Options {
@@ -226,6 +312,32 @@ func (p retryPolicy) checkRetry(ctx context.Context, resp *http.Response, err er
 		return limited && wait <= p.maxRateLimitWait, nil
 	}
 	return false, nil
+}
+
+// checkRetryWrite retries a non-idempotent request only when GitHub
+// cannot have acted on it: a rate limit response (refused before it was
+// processed) or a connection that never opened. A 5xx, a timeout or a
+// connection lost after sending may hide a write that happened; the caller
+// then reads before it writes again (see Client.retryWrite).
+func (p retryPolicy) checkRetryWrite(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		return notSent(err), nil
+	}
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests {
+		return p.checkRetry(ctx, resp, nil)
+	}
+	return false, nil
+}
+
+// notSent reports whether a transport error happened before the request
+// left: a failed dial or name lookup.
+func notSent(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 func (p retryPolicy) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -27,15 +29,79 @@ func Marker(id string) string {
 	return "<!-- preview-access:" + clean + " -->"
 }
 
-// Comment finds the comment on issue or pull request number whose body
-// starts with marker and whose author is a bot (the workflow's
-// github-actions[bot] or an App), searching every page. A person cannot
-// post as a bot, so a comment that quotes the marker cannot pose as the
-// sticky one. With several, the oldest wins (it is the one people have
-// seen). No such comment is (nil, nil).
-func (c *Client) Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error) {
+// Identity is who the token writes as: github-actions for the workflow's
+// GITHUB_TOKEN, the app's bot for an App token, the user for a personal
+// token. ID is the account's database id (a REST user's "id").
+type Identity struct {
+	Login string
+	ID    int64
+}
+
+// Owns reports whether u is the identity: by id when both are known,
+// else by login, ignoring case and the "[bot]" that REST adds to bots'
+// logins and GraphQL does not.
+func (i Identity) Owns(u *github.User) bool {
+	if u == nil {
+		return false
+	}
+	if i.ID != 0 && u.GetID() != 0 {
+		return i.ID == u.GetID()
+	}
+	norm := func(s string) string { return strings.ToLower(strings.TrimSuffix(strings.ToLower(s), "[bot]")) }
+	return i.Login != "" && norm(i.Login) == norm(u.GetLogin())
+}
+
+// Identity asks GitHub who the token is (GraphQL's viewer: REST has no
+// call that answers it for an installation token), once per Client.
+func (c *Client) Identity(ctx context.Context) (Identity, error) {
+	c.identityOnce.Do(func() { c.identity, c.identityErr = c.viewer(ctx) })
+	return c.identity, c.identityErr
+}
+
+func (c *Client) viewer(ctx context.Context) (Identity, error) {
+	o := op{action: "ask GitHub who the token is (GraphQL viewer)", permission: "a valid github-token"}
+	body := strings.NewReader(`{"query":"query { viewer { login databaseId } }"}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.graphqlURL, body)
+	if err != nil {
+		return Identity{}, fmt.Errorf("cannot %s: %w", o.action, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var out struct {
+		Data struct {
+			Viewer struct {
+				Login      string `json:"login"`
+				DatabaseID int64  `json:"databaseId"`
+			} `json:"viewer"`
+		} `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if _, err := c.gh.Do(ctx, req, &out); err != nil {
+		return Identity{}, o.fail(err)
+	}
+	if len(out.Errors) > 0 || out.Data.Viewer.Login == "" {
+		msg := "no viewer in the answer"
+		if len(out.Errors) > 0 {
+			msg = out.Errors[0].Message
+		}
+		return Identity{}, fmt.Errorf("cannot %s: %s", o.action, msg)
+	}
+	return Identity{Login: out.Data.Viewer.Login, ID: out.Data.Viewer.DatabaseID}, nil
+}
+
+// StickyComments lists the comments of issue or pull request number whose
+// body starts with marker, searching every page: those the token's own
+// identity wrote, oldest first (the sticky comment is the first; any
+// others are duplicates to remove), and how many others carry the marker
+// (another app's, or a person quoting it), which are never touched.
+func (c *Client) StickyComments(ctx context.Context, owner, repo string, number int, marker string) (own []*github.IssueComment, others int, err error) {
 	if marker == "" {
-		return nil, errors.New("empty comment marker")
+		return nil, 0, errors.New("empty comment marker")
+	}
+	me, err := c.Identity(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	o := op{
 		action:     fmt.Sprintf("read the comments of %s/%s#%d", owner, repo, number),
@@ -46,26 +112,44 @@ func (c *Client) Comment(ctx context.Context, owner, repo string, number int, ma
 	for range maxPages {
 		comments, resp, err := c.gh.Issues.ListComments(ctx, owner, repo, number, opts)
 		if err != nil {
-			return nil, o.fail(err)
+			return nil, 0, o.fail(err)
 		}
 		for _, cm := range comments {
-			if strings.HasPrefix(cm.GetBody(), marker) && cm.GetUser().GetType() == "Bot" {
-				return cm, nil
+			switch {
+			case !strings.HasPrefix(cm.GetBody(), marker):
+			case me.Owns(cm.GetUser()):
+				own = append(own, cm)
+			default:
+				others++
 			}
 		}
 		if resp.NextPage == 0 {
-			return nil, nil
+			return own, others, nil
 		}
 		opts.Page = resp.NextPage
 	}
-	return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
+	return nil, 0, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
+}
+
+// Comment is the sticky comment: the oldest comment of number that
+// starts with marker and was written by the token's own identity, or
+// (nil, nil).
+func (c *Client) Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error) {
+	own, _, err := c.StickyComments(ctx, owner, repo, number, marker)
+	if err != nil || len(own) == 0 {
+		return nil, err
+	}
+	return own[0], nil
 }
 
 // WriteComment makes the sticky comment's body equal body, given the
 // comment Comment found (existing, nil when there is none): it creates the
 // comment when there is none, edits it in place when its body differs, and
 // writes nothing when it is already equal. The marker is put on the first
-// line when body lacks it, so the comment is found next time.
+// line when body lacks it, so the comment is found next time. A create
+// that fails in a way that may have created it anyway (a 5xx) is not sent
+// again until the comments are read and show it missing: a retried POST
+// would leave two sticky comments.
 func (c *Client) WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (changed bool, err error) {
 	if !strings.Contains(body, marker) {
 		body = marker + "\n" + body
@@ -75,7 +159,14 @@ func (c *Client) WriteComment(ctx context.Context, owner, repo string, number in
 		permission: "pull-requests: write",
 	}
 	if existing == nil {
-		if _, _, err := c.gh.Issues.CreateComment(ctx, owner, repo, number, &github.IssueComment{Body: github.String(body)}); err != nil {
+		err := c.retryWrite(ctx, func() error {
+			_, _, err := c.gh.Issues.CreateComment(ctx, owner, repo, number, &github.IssueComment{Body: github.String(body)})
+			return err
+		}, func() (bool, error) {
+			own, _, err := c.StickyComments(ctx, owner, repo, number, marker)
+			return slices.ContainsFunc(own, func(cm *github.IssueComment) bool { return sameText(cm.GetBody(), body) }), err
+		})
+		if err != nil {
 			return false, w.fail(err)
 		}
 		return true, nil
@@ -84,6 +175,20 @@ func (c *Client) WriteComment(ctx context.Context, owner, repo string, number in
 		return false, nil
 	}
 	if _, _, err := c.gh.Issues.EditComment(ctx, owner, repo, existing.GetID(), &github.IssueComment{Body: github.String(body)}); err != nil {
+		return false, w.fail(err)
+	}
+	return true, nil
+}
+
+// DeleteComment deletes a comment by id; one already gone is success with
+// changed=false.
+func (c *Client) DeleteComment(ctx context.Context, owner, repo string, id int64) (changed bool, err error) {
+	w := op{action: fmt.Sprintf("delete issue comments on %s/%s", owner, repo), permission: "pull-requests: write"}
+	_, err = c.gh.Issues.DeleteComment(ctx, owner, repo, id)
+	switch {
+	case isStatus(err, http.StatusNotFound):
+		return false, nil
+	case err != nil:
 		return false, w.fail(err)
 	}
 	return true, nil

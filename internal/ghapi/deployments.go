@@ -119,21 +119,52 @@ func (c *Client) CreateDeployment(ctx context.Context, owner, repo, environment,
 		action:     fmt.Sprintf("create deployments in %s/%s", owner, repo),
 		permission: "deployments: write",
 	}
-	d, _, err := c.gh.Repositories.CreateDeployment(ctx, owner, repo, &github.DeploymentRequest{
-		Ref:                   github.String(ref),
-		Task:                  github.String("deploy"),
-		AutoMerge:             github.Bool(false),
-		RequiredContexts:      &[]string{},
-		Environment:           github.String(environment),
-		Description:           github.String("preview-access"),
-		TransientEnvironment:  github.Bool(true),
-		ProductionEnvironment: github.Bool(false),
+	var id int64
+	err := c.retryWrite(ctx, func() error {
+		d, _, err := c.gh.Repositories.CreateDeployment(ctx, owner, repo, &github.DeploymentRequest{
+			Ref:                   github.String(ref),
+			Task:                  github.String("deploy"),
+			AutoMerge:             github.Bool(false),
+			RequiredContexts:      &[]string{},
+			Environment:           github.String(environment),
+			Description:           github.String(deploymentDescription),
+			TransientEnvironment:  github.Bool(true),
+			ProductionEnvironment: github.Bool(false),
+		})
+		id = d.GetID()
+		return err
+	}, func() (bool, error) {
+		// A deployment of this ref that preview-access made and that has
+		// no status yet is the one the failed call created.
+		ds, _, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, &github.DeploymentsListOptions{
+			Environment: environment, Ref: ref, ListOptions: github.ListOptions{PerPage: maxDeployments},
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, d := range ds {
+			if d.GetDescription() != deploymentDescription {
+				continue
+			}
+			sts, _, err := c.gh.Repositories.ListDeploymentStatuses(ctx, owner, repo, d.GetID(), &github.ListOptions{PerPage: 1})
+			if err != nil {
+				return false, err
+			}
+			if len(sts) == 0 {
+				id = d.GetID()
+				return true, nil
+			}
+		}
+		return false, nil
 	})
 	if err != nil {
 		return 0, w.fail(err)
 	}
-	return d.GetID(), nil
+	return id, nil
 }
+
+// deploymentDescription marks the deployments preview-access creates.
+const deploymentDescription = "preview-access"
 
 // SetDeploymentStatus posts a status ("success" with the preview's url, or
 // "inactive") to deployment id.
@@ -150,7 +181,14 @@ func (c *Client) SetDeploymentStatus(ctx context.Context, owner, repo string, id
 	if url != "" {
 		req.EnvironmentURL = github.String(url)
 	}
-	if _, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, req); err != nil {
+	err := c.retryWrite(ctx, func() error {
+		_, _, err := c.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, req)
+		return err
+	}, func() (bool, error) {
+		latest, err := c.latestStatus(ctx, owner, repo, id, w)
+		return latest.GetState() == state && latest.GetEnvironmentURL() == url, err
+	})
+	if err != nil {
 		return w.fail(err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -127,13 +128,7 @@ func (c *Client) EnsureEnvironment(ctx context.Context, owner, repo, env, ref st
 	w := op{action: fmt.Sprintf("create or update environment %s of %s/%s", env, owner, repo), permission: environmentPermission}
 
 	if !cur.Exists || cur.ProtectedBranches || !cur.CustomBranchPolicies {
-		_, _, err := c.gh.Repositories.CreateUpdateEnvironment(ctx, owner, repo, env, &github.CreateUpdateEnvironment{
-			DeploymentBranchPolicy: &github.BranchPolicy{
-				ProtectedBranches:    github.Bool(false),
-				CustomBranchPolicies: github.Bool(true),
-			},
-		})
-		if err != nil {
+		if err := c.putBranchPolicySetting(ctx, owner, repo, env); err != nil {
 			return false, w.fail(err)
 		}
 		changed = true
@@ -144,11 +139,19 @@ func (c *Client) EnsureEnvironment(ctx context.Context, owner, repo, env, ref st
 		}
 	}
 
-	have := slices.ContainsFunc(cur.Policies, func(p BranchPolicy) bool { return p.Name == ref && p.Type == "branch" })
-	if !have {
-		_, _, err := c.gh.Repositories.CreateDeploymentBranchPolicy(ctx, owner, repo, env, &github.DeploymentBranchPolicyRequest{
-			Name: github.String(ref),
-			Type: github.String("branch"),
+	has := func(st EnvironmentState) bool {
+		return slices.ContainsFunc(st.Policies, func(p BranchPolicy) bool { return p.Name == ref && p.Type == "branch" })
+	}
+	if !has(cur) {
+		err := c.retryWrite(ctx, func() error {
+			_, _, err := c.gh.Repositories.CreateDeploymentBranchPolicy(ctx, owner, repo, env, &github.DeploymentBranchPolicyRequest{
+				Name: github.String(ref),
+				Type: github.String("branch"),
+			})
+			return err
+		}, func() (bool, error) {
+			st, err := c.Environment(ctx, owner, repo, env)
+			return has(st), err
 		})
 		if err != nil {
 			return changed, w.fail(err)
@@ -182,6 +185,24 @@ func (c *Client) EnsureEnvironment(ctx context.Context, owner, repo, env, ref st
 				env, owner, repo, ref, cur.describe())
 		}
 	}
+}
+
+// putBranchPolicySetting turns the environment's custom deployment branch
+// policies on, creating it when absent. The body holds that field alone:
+// go-github's CreateUpdateEnvironment would also send wait_timer 0,
+// reviewers null and can_admins_bypass, which GitHub's schema refuses
+// (additionalProperties: false) and which would wipe the wait timer and
+// required reviewers a person set on the environment. GitHub keeps the
+// fields a request leaves out.
+func (c *Client) putBranchPolicySetting(ctx context.Context, owner, repo, env string) error {
+	u := fmt.Sprintf("repos/%s/%s/environments/%s", url.PathEscape(owner), url.PathEscape(repo), url.PathEscape(env))
+	body := map[string]any{"deployment_branch_policy": map[string]bool{"protected_branches": false, "custom_branch_policies": true}}
+	req, err := c.gh.NewRequest(http.MethodPut, u, body)
+	if err != nil {
+		return err
+	}
+	_, err = c.gh.Do(ctx, req, nil)
+	return err
 }
 
 // DeleteEnvironment deletes env. An environment that is already gone is

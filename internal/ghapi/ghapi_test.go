@@ -176,7 +176,7 @@ func TestOpenPullRequests(t *testing.T) {
 	}
 	calls := srv.Calls()
 	if len(calls) != 3 {
-		t.Errorf("calls: got %d; want 3 pages of 100", len(calls))
+		t.Errorf("calls: got %d %v; want 3 pages of 100", len(calls), calls)
 	}
 	for _, call := range calls {
 		if !strings.Contains(call.Query, "per_page=100") || !strings.Contains(call.Query, "state=open") {
@@ -196,9 +196,29 @@ func TestFileAtRef(t *testing.T) {
 	if err != nil || !found || string(data) != content {
 		t.Errorf("FileAtRef(main): got %q, %v, %v; want the content, true, nil", data, found, err)
 	}
-	data, found, err = c.FileAtRef(ctx, owner, repo, ".github/preview-access.yml", "other")
-	if err != nil || found || data != nil {
-		t.Errorf("FileAtRef(other): got %q, %v, %v; want nil, false, nil", data, found, err)
+	// Absent, and proven so by the listing of its directory, or of the
+	// root when the directory is missing too.
+	srv.SetBranch(owner, repo, "other", strings.Repeat("1", 40))
+	for _, path := range []string{".github/access.yml", "nowhere/at/all.yml"} {
+		data, found, err = c.FileAtRef(ctx, owner, repo, path, "other")
+		if err != nil || found || data != nil {
+			t.Errorf("FileAtRef(%s at other): got %q, %v, %v; want nil, false, nil", path, data, found, err)
+		}
+	}
+	// A 404 that no listing explains is not absence: a ref that does not
+	// exist, or a token that cannot see the contents.
+	if _, found, err := c.FileAtRef(ctx, owner, repo, ".github/preview-access.yml", "gone"); !errors.Is(err, ErrUnreadable) || found {
+		t.Errorf("FileAtRef(unknown ref): found %v, err %v; want ErrUnreadable", found, err)
+	}
+	srv.FailNext("GET", "/repos/octo-org/shop/contents/.github/preview-access.yml", 1, http.StatusNotFound)
+	srv.FailNext("GET", "/repos/octo-org/shop/contents/.github", 1, http.StatusNotFound)
+	srv.FailNext("GET", "/repos/octo-org/shop/contents/", 1, http.StatusNotFound)
+	if _, found, err := c.FileAtRef(ctx, owner, repo, ".github/preview-access.yml", ""); !errors.Is(err, ErrUnreadable) || found || !strings.Contains(err.Error(), "contents: read") {
+		t.Errorf("FileAtRef with every listing hidden: found %v, err %v; want ErrUnreadable naming contents: read", found, err)
+	}
+	srv.FailNext("GET", "/repos/octo-org/shop/contents/.github/preview-access.yml", 1, http.StatusNotFound)
+	if _, found, err := c.FileAtRef(ctx, owner, repo, ".github/preview-access.yml", "main"); !errors.Is(err, ErrUnreadable) || found {
+		t.Errorf("FileAtRef with a 404 for a listed file: found %v, err %v; want ErrUnreadable", found, err)
 	}
 	if _, _, err := c.FileAtRef(ctx, owner, repo, ".github", "main"); err == nil {
 		t.Error("FileAtRef(directory): got no error; want one")
@@ -572,7 +592,13 @@ func TestPermissionErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantText) {
 				t.Errorf("error %q; want it to contain %q", err, tc.wantText)
 			}
+			var calls []fakegithub.Call
 			for _, call := range srv.Calls() {
+				if call.Path != "/api/graphql" { // who the token is: a read
+					calls = append(calls, call)
+				}
+			}
+			for _, call := range calls {
 				if call.Status == http.StatusForbidden {
 					continue
 				}
@@ -580,7 +606,7 @@ func TestPermissionErrors(t *testing.T) {
 					t.Errorf("a write succeeded despite the missing permission: %+v", call)
 				}
 			}
-			if n := len(srv.Calls()); n > 3 {
+			if n := len(calls); n > 3 {
 				t.Errorf("calls: got %d; a 403 must not be retried", n)
 			}
 		})

@@ -2,8 +2,10 @@ package ghapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -57,16 +59,25 @@ func (c *Client) OpenPullRequests(ctx context.Context, owner, repo string) (map[
 	return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
 }
 
-// FileAtRef reads a file's content at a ref (a branch, tag or commit). A
-// file that does not exist is found=false with no error.
+// ErrUnreadable: a file could not be read and its absence could not be
+// proven either. GitHub answers 404 for a file that does not exist and for
+// a repository the token cannot see (no contents: read), so a 404 alone
+// proves nothing.
+var ErrUnreadable = errors.New("cannot be read, and cannot be proven absent")
+
+// FileAtRef reads a file's content at a ref (a branch, tag or commit; ""
+// is the default branch). found is false, with no error, only when the
+// file is proven absent: its directory, or the nearest parent that
+// exists, is listed and does not hold it. Any doubt is an error wrapping
+// ErrUnreadable.
 func (c *Client) FileAtRef(ctx context.Context, owner, repo, path, ref string) (data []byte, found bool, err error) {
-	o := op{
-		action:     fmt.Sprintf("read %s at %s in %s/%s", path, ref, owner, repo),
-		permission: "contents: read",
-	}
+	o := op{action: "read " + path + at(ref, owner, repo), permission: "contents: read"}
 	file, dir, _, err := c.gh.Repositories.GetContents(ctx, owner, repo, path, &github.RepositoryContentGetOptions{Ref: ref})
 	switch {
 	case isStatus(err, http.StatusNotFound):
+		if perr := c.proveAbsent(ctx, owner, repo, path, ref); perr != nil {
+			return nil, false, perr
+		}
 		return nil, false, nil
 	case err != nil:
 		return nil, false, o.fail(err)
@@ -80,4 +91,59 @@ func (c *Client) FileAtRef(ctx context.Context, owner, repo, path, ref string) (
 		return nil, false, fmt.Errorf("cannot %s: %w", o.action, err)
 	}
 	return []byte(s), true, nil
+}
+
+// at renders where a file is read from, for messages.
+func at(ref, owner, repo string) string {
+	if ref == "" {
+		return " from the default branch of " + owner + "/" + repo
+	}
+	return " at " + ref + " of " + owner + "/" + repo
+}
+
+// maxListing is how many entries GitHub's contents API lists of a
+// directory; a full listing may leave entries out.
+const maxListing = 1000
+
+// proveAbsent shows that path does not exist at ref by listing its
+// directory; when the directory itself answers 404, its parent, up to the
+// repository's root. It returns nil when the listing of an existing
+// directory lacks the next step of the path, and an error otherwise.
+func (c *Client) proveAbsent(ctx context.Context, owner, repo, path, ref string) error {
+	o := op{action: "read " + path + at(ref, owner, repo), permission: "contents: read"}
+	unreadable := func(why string) error {
+		return fmt.Errorf("%s %w: %s (GitHub answers 404 both for a missing file and for a token without contents: read)", path, ErrUnreadable, why)
+	}
+	child := strings.Trim(path, "/")
+	for {
+		parent := ""
+		if i := strings.LastIndexByte(child, '/'); i >= 0 {
+			parent = child[:i]
+		}
+		name := child[len(parent):]
+		name = strings.TrimPrefix(name, "/")
+		_, entries, _, err := c.gh.Repositories.GetContents(ctx, owner, repo, parent, &github.RepositoryContentGetOptions{Ref: ref})
+		switch {
+		case isStatus(err, http.StatusNotFound) && parent != "":
+			child = parent
+			continue
+		case isStatus(err, http.StatusNotFound):
+			return unreadable("not even the repository's root can be listed" + at(ref, owner, repo))
+		case err != nil:
+			return fmt.Errorf("%s %w: %w", path, ErrUnreadable, o.fail(err))
+		case entries == nil:
+			return unreadable(parent + " is not a directory")
+		}
+		for _, e := range entries {
+			if e.GetName() == name {
+				// Listed, yet not found a moment ago: a race or a
+				// token that sees some paths only. Not proven.
+				return unreadable(parent + "/" + name + " is listed but does not answer")
+			}
+		}
+		if len(entries) >= maxListing {
+			return unreadable("the listing of " + parent + " is cut at 1,000 entries")
+		}
+		return nil
+	}
 }

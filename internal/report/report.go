@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/plan"
@@ -74,7 +76,7 @@ func Fingerprint(p Preview) string {
 // fingerprint, means a look-alike comment cannot claim to be current.
 func Stable(body string) string {
 	body = strings.ReplaceAll(body, "\r\n", "\n")
-	for _, cut := range []string{"\n<details>", " were removed at "} {
+	for _, cut := range []string{"\n<details>", "\n" + revokedAt} {
 		if i := strings.Index(body, cut); i >= 0 {
 			body = body[:i]
 		}
@@ -111,8 +113,37 @@ func codeCell(s string) string { return strings.ReplaceAll(code(s), "|", "\\|") 
 // cannot end the cell.
 func CodeCell(s string) string { return codeCell(s) }
 
-// UpComment is the sticky comment of a live preview.
+// MaxComment is GitHub's limit on an issue comment's body, in characters:
+// a longer one is refused with 422, and a run that writes it never
+// converges.
+const MaxComment = 65536
+
+// commentBudget is what the comment may use of MaxComment, leaving room
+// for the marker line and GitHub's own counting.
+const commentBudget = MaxComment - 1024
+
+// shownSubjects is how many subjects a summarised comment still names.
+const shownSubjects = 25
+
+// UpComment is the sticky comment of a live preview. It always fits in a
+// comment: when the list of who has access would not, it is summarised
+// (counts per role and the first subjects), and the full list is left to
+// the job summary and the gateway policy document.
 func UpComment(p Preview, pl plan.Plan) string {
+	for _, o := range []upOptions{{all: true, plan: true}, {plan: true}, {}} {
+		if b := upComment(p, pl, o); utf8.RuneCountInString(b) <= commentBudget {
+			return b
+		}
+	}
+	return upComment(p, pl, upOptions{})
+}
+
+type upOptions struct {
+	all  bool // list every subject; else a summary
+	plan bool // include the plan of this run
+}
+
+func upComment(p Preview, pl plan.Plan, o upOptions) string {
 	var b strings.Builder
 	b.WriteString(ghapi.Marker(p.ID) + "\n")
 	b.WriteString(stateMarker + Fingerprint(p) + " -->\n")
@@ -135,35 +166,149 @@ func UpComment(p Preview, pl plan.Plan) string {
 		fmt.Fprintf(&b, "| Commit | %s |\n", codeCell(shortSHA(p.HeadSHA)))
 	}
 	b.WriteString("\n")
-	if p.Gateway == "" || p.Gateway == "none" {
+	switch {
+	case p.Gateway == "" || p.Gateway == "none":
 		b.WriteString("No gateway is configured: the preview's human access is not managed by preview-access.\n")
-	} else {
+	case o.all:
 		fmt.Fprintf(&b, "**Who can open the preview** (gateway `%s`)\n\n| who | roles |\n|---|---|\n", cell(p.Gateway))
 		for _, a := range sortedAccess(p.Access) {
 			fmt.Fprintf(&b, "| %s | %s |\n", cell(a.Subject), cell(strings.Join(a.Roles, ", ")))
 		}
+	default:
+		fmt.Fprintf(&b, "**Who can open the preview** (gateway `%s`): %s.\n\n", cell(p.Gateway), roleCounts(p.Access))
+		access := sortedAccess(p.Access)
+		shown := access[:min(len(access), shownSubjects)]
+		b.WriteString("| who | roles |\n|---|---|\n")
+		for _, a := range shown {
+			fmt.Fprintf(&b, "| %s | %s |\n", cell(a.Subject), cell(strings.Join(a.Roles, ", ")))
+		}
+		if rest := len(access) - len(shown); rest > 0 {
+			fmt.Fprintf(&b, "\n…and %s more, too many for a comment: the full list is in the job summary of the run that granted it and in the gateway policy document (output `gateway-policy`).\n", count(rest, "subject", "subjects"))
+		}
 	}
-	b.WriteString("\n<details><summary>Last change</summary>\n\n")
-	b.WriteString(pl.Markdown())
-	b.WriteString("\n</details>\n")
+	if o.plan {
+		b.WriteString("\n<details><summary>Last change</summary>\n\n")
+		b.WriteString(pl.Markdown())
+		b.WriteString("\n</details>\n")
+	}
 	return b.String()
 }
 
+// roleCounts says how many subjects hold each role: "3 subjects: admin 1,
+// reader 2".
+func roleCounts(access []Access) string {
+	per := map[string]int{}
+	for _, a := range access {
+		for _, r := range a.Roles {
+			per[r]++
+		}
+	}
+	roles := make([]string, 0, len(per))
+	for r := range per {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	parts := make([]string, 0, len(roles))
+	for _, r := range roles {
+		parts = append(parts, cell(r)+" "+formatCount(per[r]))
+	}
+	return count(len(access), "subject", "subjects") + " (" + strings.Join(parts, ", ") + ")"
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return formatCount(n) + " " + many
+}
+
+// formatCount writes n with thousands separators: 2,013.
+func formatCount(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Why access to a preview ended, as the revocation comment says it.
+const (
+	ReasonMerged          = "the pull request was merged"
+	ReasonClosed          = "the pull request was closed"
+	ReasonClosedMeanwhile = "the pull request was closed while access was being granted"
+	ReasonExpired         = "the preview expired (removed by the scheduled sweep)"
+	ReasonSwept           = "the pull request is closed (removed by the scheduled sweep)"
+	ReasonByHand          = "it was taken down with preview-access down"
+)
+
+// Revocation is what the revocation comment says: why, when, and who lost
+// access.
+type Revocation struct {
+	Reason string
+	At     time.Time
+	// Lost are the gateway's subjects and roles that lost access; nil
+	// when it is not known (Known false) or nobody had any.
+	Lost  []Access
+	Known bool
+}
+
+// revokedAt starts the comment's last line, the one Stable leaves out.
+const revokedAt = "Revoked at "
+
 // DownComment is the sticky comment after teardown.
-func DownComment(p Preview, at time.Time) string {
+func DownComment(p Preview, r Revocation) string {
 	var b strings.Builder
 	b.WriteString(ghapi.Marker(p.ID) + "\n")
 	b.WriteString(stateMarker + RevokedState + " -->\n")
 	fmt.Fprintf(&b, "### 🔒 Preview access revoked for #%d\n\n", p.Number)
-	fmt.Fprintf(&b, "The role %s", code(p.RoleARN))
-	if p.Gateway != "" && p.Gateway != "none" {
-		b.WriteString(" and the gateway policy")
+	reason := r.Reason
+	if reason == "" {
+		reason = ReasonClosed
 	}
+	removed := []string{"the role " + code(p.RoleARN)}
 	if p.Environment != "" {
-		fmt.Fprintf(&b, " and the environment %s", code(p.Environment))
+		removed = append(removed, "the environment "+code(p.Environment))
 	}
-	fmt.Fprintf(&b, " were removed at %s.\n", at.UTC().Format("2006-01-02 15:04 MST"))
+	gateway := p.Gateway != "" && p.Gateway != "none"
+	if gateway {
+		removed = append(removed, "the gateway policy")
+	}
+	verb := "was"
+	if len(removed) > 1 {
+		verb = "were"
+	}
+	fmt.Fprintf(&b, "Access ended because %s: %s %s removed, so no job of this pull request can assume the role any more.\n\n", reason, andList(removed), verb)
+	switch {
+	case !gateway:
+		b.WriteString("No gateway is configured: preview-access granted no human access.\n\n")
+	case !r.Known:
+		b.WriteString("Everyone the gateway policy named lost access.\n\n")
+	case len(r.Lost) == 0:
+		b.WriteString("The gateway policy named nobody.\n\n")
+	default:
+		lost := sortedAccess(r.Lost)
+		var who []string
+		for _, a := range lost[:min(len(lost), shownSubjects)] {
+			who = append(who, code(a.Subject)+" ("+cell(strings.Join(a.Roles, ", "))+")")
+		}
+		if rest := len(lost) - len(who); rest > 0 {
+			who = append(who, count(rest, "more", "more"))
+		}
+		fmt.Fprintf(&b, "Who lost access: %s.\n\n", andList(who))
+	}
+	fmt.Fprintf(&b, "%s%s.\n", revokedAt, r.At.UTC().Format("2006-01-02 15:04 MST"))
 	return b.String()
+}
+
+// andList joins items as English does: "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 func shortSHA(s string) string {

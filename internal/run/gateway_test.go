@@ -98,7 +98,7 @@ func TestOPAGatewayLifecycle(t *testing.T) {
 func testOPAGatewayLifecycle(t *testing.T, offset time.Duration) {
 	h := newHarness(t)
 	h.now = h.now.Add(offset)
-	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.useOPA()
 	h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-access.yml", "roles:\n  admin:\n    methods: [\"*\"]\n    paths: [\"/**\"]\n  reader:\n    methods: [GET, HEAD]\n    paths: [\"/**\"]\ngrants:\n  reader:\n    teams: ["+h.owner+"/qa]\n")
 	h.event("pull_request_target", "pull_request_target.opened.json")
 	if code := h.run(); code != 0 {
@@ -170,7 +170,7 @@ func testOPAGatewayLifecycle(t *testing.T, offset time.Duration) {
 func TestBadAccessFileWritesNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.useOPA()
 	h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-access.yml", "grants:\n  reader:\n    teams: [qa]\nrolez: {}\n")
 	h.event("pull_request_target", "pull_request_target.opened.json")
 	h.resetCounts()

@@ -21,7 +21,9 @@ type GitHubAPI interface {
 	OpenPullRequests(ctx context.Context, owner, repo string) (map[int]*github.PullRequest, error)
 	FileAtRef(ctx context.Context, owner, repo, path, ref string) ([]byte, bool, error)
 	Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error)
+	StickyComments(ctx context.Context, owner, repo string, number int, marker string) (own []*github.IssueComment, others int, err error)
 	WriteComment(ctx context.Context, owner, repo string, number int, existing *github.IssueComment, marker, body string) (bool, error)
+	DeleteComment(ctx context.Context, owner, repo string, id int64) (bool, error)
 	Deployments(ctx context.Context, owner, repo, environment string) ([]ghapi.DeploymentState, error)
 	CreateDeployment(ctx context.Context, owner, repo, environment, ref string) (int64, error)
 	SetDeploymentStatus(ctx context.Context, owner, repo string, id int64, state, url string) error

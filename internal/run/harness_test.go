@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
@@ -194,4 +195,28 @@ func (h *harness) writes() (iamWrites int, ghWrites []string) {
 func (h *harness) resetCounts() {
 	h.proxy.Reset()
 	h.gh.ResetCalls()
+}
+
+// useOPA points the run at the test OPA as a repository on a shared OPA:
+// the admin bound the repository's preview hosts, issued it a token of its
+// own, and installed this version's module.
+func (h *harness) useOPA() {
+	h.t.Helper()
+	testenv.BindOPAHosts(h.t, h.repoID, "pr-*."+h.repo+".preview.test")
+	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(h.t), "gateway-token", testenv.OPARepositoryToken(h.t, h.repoID))
+	installModule(h.t)
+}
+
+// installModule installs this version's preview_access module in the
+// test OPA, as its admin. Every test installs the same text, so tests
+// running at once do not disturb each other.
+func installModule(t *testing.T) {
+	t.Helper()
+	d, err := gateway.New(gateway.Config{Kind: gateway.KindOPA, URL: testenv.OPAURL(t), Token: testenv.OPAToken(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.(gateway.ModuleKeeper).InstallModule(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -126,7 +126,7 @@ func sampleDefaults(lookup func(string) string) func(string) string {
 		case "account-id":
 			return "123456789012"
 		case "permissions-boundary":
-			return "arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org-shop"
+			return "arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop"
 		case "preview-url":
 			return "https://pr-{number}.preview.example.com"
 		}
@@ -235,8 +235,8 @@ func repository(env Env, ev event.Event) preview.Preview {
 		p := *ev.Preview
 		p.Number = 0
 		return p
-	case ev.Repo != nil && ev.Repo.GetOwner().GetLogin() != "":
-		return preview.Preview{Owner: ev.Repo.GetOwner().GetLogin(), Repo: ev.Repo.GetName(), RepositoryID: ev.Repo.GetID(), OwnerID: ev.Repo.GetOwner().GetID()}
+	case ev.Repo != nil:
+		return preview.Preview{Owner: ev.Repo.Owner.Login, Repo: ev.Repo.Name, RepositoryID: ev.Repo.ID, OwnerID: ev.Repo.Owner.ID}
 	}
 	owner, repo, _ := strings.Cut(env.Getenv("GITHUB_REPOSITORY"), "/")
 	id, _ := strconv.ParseInt(env.Getenv("GITHUB_REPOSITORY_ID"), 10, 64)

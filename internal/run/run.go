@@ -137,7 +137,7 @@ Examples:
   preview-access plan                              # plan the built-in sample event
   preview-access plan --event event.json --account-id 123456789012 --allow-missing-boundary true
   preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 \
-      --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org-shop
+      --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop
   preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789
 
 Exit codes: 0 success (or nothing to do), 1 error, 2 usage error.
@@ -215,7 +215,7 @@ func newFlagSet(name string, env Env) (*flag.FlagSet, *cliFlags) {
 
 var commandHelp = map[string]string{
 	"plan":  "Print what up (or down, for a closed PR) would change, and the rendered\ndocuments. Writes nothing; with --account-id it needs no AWS credentials.\n\nExamples:\n  preview-access plan\n  preview-access plan --event testdata/events/pull_request_target.opened.json --account-id 123456789012 --allow-missing-boundary true --output json\n",
-	"up":    "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org-shop\n",
+	"up":    "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop\n",
 	"down":  "Remove the pull request's role. Already gone is success.\n\nExample:\n  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789\n",
 	"sweep": "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run true\n",
 }

@@ -81,16 +81,30 @@ type session struct {
 	offline bool // planning without AWS credentials
 	// keepExpiry is the role's current expiry, when later than a fresh one.
 	keepExpiry time.Time
+	// reason says, on teardown, why access ends (report.Reason…).
+	reason string
 }
 
 // observed is everything read before planning.
 type observed struct {
-	role     iamrole.Observed
-	gwDoc    []byte
-	gwFound  bool
-	comment  *github.IssueComment    // the sticky comment; nil when absent
-	deploys  []ghapi.DeploymentState // newest first
-	envState ghapi.EnvironmentState
+	role    iamrole.Observed
+	gwDoc   []byte
+	gwFound bool
+	// module is the gateway's policy module, for drivers that ship one.
+	module  struct{ read, exists, current bool }
+	comment *github.IssueComment // the sticky comment; nil when absent
+	// duplicates are more comments of ours with the marker (a POST that
+	// GitHub applied but answered 5xx): removed, so one comment remains.
+	duplicates []*github.IssueComment
+	// foreignComments counts marker comments by anyone else: left alone.
+	foreignComments int
+	// transientEnv is, on a teardown with trust-scope ref, the environment
+	// GitHub made for the PR's deployments; leftEnvironment says why it
+	// could not be read, when it could not.
+	transientEnv    ghapi.EnvironmentState
+	leftEnvironment string
+	deploys         []ghapi.DeploymentState // newest first
+	envState        ghapi.EnvironmentState
 	// unread holds, on teardown, the reads that failed, by resource: those
 	// resources are left out of the plan and the run ends unfinished.
 	unread map[string]error
@@ -122,6 +136,7 @@ func (s *session) run(ctx context.Context) error {
 		// Race guard: the PR closed while this run started. Nothing new is
 		// created; whatever an earlier run made is taken down.
 		s.mode = config.ModeDown
+		s.reason = report.ReasonClosedMeanwhile
 		s.u.notice("pull request %d was closed meanwhile: creating nothing, removing what exists", s.p.Number)
 		if obs, err = s.observe(ctx); err != nil {
 			return err
@@ -192,7 +207,9 @@ func (s *session) loadTemplate(ctx context.Context) error {
 	data, found, err := s.repoFile(ctx, s.cfg.PermissionsTemplate)
 	switch {
 	case err != nil:
-		return &config.InputError{Input: "permissions-template", What: "cannot read it: " + err.Error()}
+		// Never the built-in template instead: one that cannot be read
+		// may be narrower than the default.
+		return githubInputError("permissions-template", "cannot read it, and the built-in template is not used in its place", err)
 	case !found:
 		return &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root, and is read from the default branch"}
 	case len(data) > 64<<10:
@@ -202,13 +219,20 @@ func (s *session) loadTemplate(ctx context.Context) error {
 	return nil
 }
 
+// loadAccessFile reads the access file. Its absence must be proven (see
+// ghapi.FileAtRef): a 404 from a token that cannot see the repository's
+// contents would otherwise drop a file that narrows the defaults, and
+// widen access.
 func (s *session) loadAccessFile(ctx context.Context) error {
 	data, found, err := s.repoFile(ctx, s.cfg.AccessFile)
 	switch {
 	case err != nil:
-		return &config.InputError{Input: "access-file", What: "cannot read it: " + err.Error()}
+		return githubInputError("access-file", "cannot read it, so no access is granted (the defaults would grant more than a file may)", err)
+	case !found && s.cfg.AccessFileExplicit:
+		return &config.InputError{Input: "access-file", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.AccessFile), Fix: "check the path (relative to the repository root, read from the default branch), or leave access-file unset to use the defaults"}
 	case !found:
-		return nil // no file: the defaults
+		s.u.notice("no access file %s on the default branch: the defaults apply (the author is admin, reviewers and assignees are reader)", s.cfg.AccessFile)
+		return nil
 	}
 	f, err := access.Parse(data)
 	if err != nil {
@@ -216,6 +240,22 @@ func (s *session) loadAccessFile(ctx context.Context) error {
 	}
 	s.acc = f
 	return nil
+}
+
+// githubInputError names the input a failed GitHub read is about, unless
+// the token itself is the cause: a rejected token (401) or a missing
+// permission is github-token's problem, not the file's.
+func githubInputError(input, what string, err error) error {
+	var perm *ghapi.PermissionError
+	switch {
+	case errors.Is(err, ghapi.ErrUnauthorized):
+		return &config.InputError{Input: "github-token", What: err.Error(), Fix: "pass a valid token (the workflow's GITHUB_TOKEN, or a GitHub App token)"}
+	case errors.As(err, &perm):
+		return &config.InputError{Input: "github-token", What: err.Error(), Fix: "grant the permission in the workflow's permissions: block, or to the App"}
+	case errors.Is(err, ghapi.ErrRateLimited):
+		return fmt.Errorf("%s: %w", input, err)
+	}
+	return &config.InputError{Input: input, What: what + ": " + err.Error()}
 }
 
 // repoFile reads a file of the repository from its default branch through
@@ -286,7 +326,7 @@ func (s *session) connect(ctx context.Context) error {
 	if s.cfg.Gateway != "none" {
 		gc := s.cfg.GatewayConfig()
 		gc.HTTPClient = s.env.HTTPClient
-		gc.Repository = s.p.FullName()
+		gc.Repository, gc.RepositoryID = s.p.FullName(), s.p.RepositoryID
 		d, err := gateway.New(gc)
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -390,6 +430,16 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 			}
 			return nil
 		})
+		if mk, ok := s.gw.(gateway.ModuleKeeper); ok && s.mode == config.ModeUp {
+			goRead(func() error {
+				exists, current, err := mk.Module(ctx)
+				if err != nil {
+					return fmt.Errorf("read the gateway's policy module: %w", err)
+				}
+				o.module.read, o.module.exists, o.module.current = true, exists, current
+				return nil
+			})
+		}
 	}
 	if s.gh != nil {
 		owner, repo, n := s.p.Owner, s.p.Repo, s.p.Number
@@ -409,11 +459,14 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 		}
 		if s.cfg.Comment {
 			goAux("github-comment", func() error {
-				c, err := s.gh.Comment(ctx, owner, repo, n, ghapi.Marker(s.p.ID()))
+				own, others, err := s.gh.StickyComments(ctx, owner, repo, n, ghapi.Marker(s.p.ID()))
 				if err != nil {
 					return err
 				}
-				o.comment = c
+				if len(own) > 0 {
+					o.comment, o.duplicates = own[0], own[1:]
+				}
+				o.foreignComments = others
 				return nil
 			})
 		}
@@ -427,6 +480,25 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 			goAux("github-environment", func() (err error) {
 				o.envState, err = s.gh.Environment(ctx, owner, repo, env)
 				return err
+			})
+		} else if s.mode == config.ModeDown && s.cfg.Deployment {
+			// With trust-scope ref nothing trusts the environment, but
+			// GitHub created it for the PR's deployments: teardown removes
+			// it when the token may see and delete it, and otherwise
+			// leaves it with a notice (it protects nothing).
+			env := desired.EnvironmentName(s.cfg, s.p)
+			g.Go(func() error {
+				st, err := s.gh.Environment(ctx, owner, repo, env)
+				var perm *ghapi.PermissionError
+				switch {
+				case errors.As(err, &perm):
+					o.leftEnvironment = fmt.Sprintf("environment %s (which GitHub made for the preview's deployments) is left: the token cannot read it (%v)", env, err)
+				case err != nil:
+					o.leftEnvironment = fmt.Sprintf("environment %s (which GitHub made for the preview's deployments) is left: %v", env, err)
+				default:
+					o.transientEnv = st
+				}
+				return nil
 			})
 		}
 	}
@@ -493,6 +565,9 @@ func (s *session) planGateway(o observed) {
 	}
 	id := s.p.ID()
 	name := "gateway " + s.cfg.Gateway
+	if mk, ok := s.gw.(gateway.ModuleKeeper); ok && o.module.read {
+		s.planModule(mk, o)
+	}
 	switch {
 	case s.mode == config.ModeDown && o.gwFound:
 		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.Delete, Detail: name}, withIAM,
@@ -510,6 +585,35 @@ func (s *session) planGateway(o observed) {
 	default:
 		s.tasks = append(s.tasks, task{plan.Change{Resource: "gateway-policy", Name: id, Action: plan.NoOp, Detail: "up to date"}, withIAM, nil})
 	}
+}
+
+// planModule plans the gateway's policy module: installed when absent,
+// replaced when it is not this version's. On a shared OPA only its admin
+// may replace it: an old module there is a warning, a missing one an
+// error (nothing could be decided).
+func (s *session) planModule(mk gateway.ModuleKeeper, o observed) {
+	const resource, name = "gateway-module", "preview_access"
+	if o.module.current {
+		s.tasks = append(s.tasks, task{plan.Change{Resource: resource, Name: name, Action: plan.NoOp, Detail: "this version's"}, withIAM, nil})
+		return
+	}
+	action, detail := plan.Update, "another version is installed"
+	if !o.module.exists {
+		action, detail = plan.Create, "no module yet"
+	}
+	exists := o.module.exists
+	s.tasks = append(s.tasks, task{plan.Change{Resource: resource, Name: name, Action: action, Detail: detail}, withIAM,
+		func(ctx context.Context) error {
+			err := mk.InstallModule(ctx)
+			switch {
+			case errors.Is(err, gateway.ErrModuleManaged) && exists:
+				s.u.warning("the gateway runs another version of the preview_access module, and this token may not replace it: the OPA's admin installs this version's (preview-access bootstrap --format opa)")
+				return nil
+			case errors.Is(err, gateway.ErrModuleManaged):
+				return fmt.Errorf("gateway: the OPA has no preview_access module, so it can decide nothing, and this token may not install it: the OPA's admin must (preview-access bootstrap --format opa): %w", err)
+			}
+			return wrapGateway(err)
+		}})
 }
 
 func wrapGateway(err error) error {
@@ -550,12 +654,42 @@ func (s *session) planGitHub(o observed) {
 				}})
 		}
 	}
+	if o.leftEnvironment != "" {
+		s.u.notice("%s", o.leftEnvironment)
+	}
+	if o.transientEnv.Exists {
+		envName := desired.EnvironmentName(s.cfg, s.p)
+		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-environment", Name: envName, Action: plan.Delete, Detail: "made by GitHub for the deployments"}, afterIAM,
+			func(ctx context.Context) error {
+				_, err := s.gh.DeleteEnvironment(ctx, owner, repo, envName)
+				var perm *ghapi.PermissionError
+				if errors.As(err, &perm) {
+					// Said once, by this teardown: nothing trusts the
+					// environment, so its staying is untidy, not unsafe.
+					s.u.notice("environment %s stays: deleting environments needs %s", envName, perm.Permission)
+					return nil
+				}
+				return err
+			}})
+	}
 	if s.cfg.Deployment && o.unread["github-deployment"] == nil {
 		s.planDeployment(o)
 	}
 	if s.cfg.Comment && o.unread["github-comment"] == nil {
+		if o.foreignComments > 0 {
+			s.u.notice("%d comment(s) on pull request %d carry preview-access's marker but were not written by this token's identity (another app or a person): left alone", o.foreignComments, n)
+		}
+		for _, d := range o.duplicates {
+			id := d.GetID()
+			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: "#" + strconv.Itoa(n), Action: plan.Delete, Detail: "duplicate sticky comment " + strconv.FormatInt(id, 10)}, afterIAM,
+				func(ctx context.Context) error {
+					_, err := s.gh.DeleteComment(ctx, owner, repo, id)
+					return err
+				}})
+		}
 		rp := s.reportPreview()
-		want := report.DownComment(rp, s.env.Now())
+		revocation := s.revocation(o)
+		want := report.DownComment(rp, revocation)
 		if s.mode == config.ModeUp {
 			want = report.UpComment(rp, plan.Plan{})
 		}
@@ -576,7 +710,7 @@ func (s *session) planGitHub(o observed) {
 			existing := o.comment
 			s.tasks = append(s.tasks, task{plan.Change{Resource: "github-comment", Name: name, Action: action, Detail: "sticky comment"}, afterIAM,
 				func(ctx context.Context) error {
-					body := report.DownComment(rp, s.env.Now())
+					body := report.DownComment(rp, revocation)
 					if s.mode == config.ModeUp {
 						body = report.UpComment(rp, s.plan)
 					}
@@ -623,6 +757,57 @@ func (s *session) planDeployment(o observed) {
 	case s.mode == config.ModeDown && len(active) > 0:
 		s.tasks = append(s.tasks, task{plan.Change{Resource: "github-deployment", Name: denv, Action: plan.Update, Detail: "status inactive"}, afterIAM, deactivate(active)})
 	}
+}
+
+// summaryAccessRows bounds the job summary's access table: GitHub takes a
+// summary of up to 1 MiB per step.
+const summaryAccessRows = 10000
+
+// accessSummary is the job summary's full list of who may open the
+// preview, which the sticky comment points to when it only summarises.
+func accessSummary(access []report.Access) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n**Who can open the preview** (%d)\n\n| who | roles |\n|---|---|\n", len(access))
+	for i, a := range access {
+		if i == summaryAccessRows {
+			fmt.Fprintf(&b, "\n…and %d more: see the gateway-policy output.\n", len(access)-i)
+			break
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", report.CodeCell(a.Subject), plan.MarkdownCell(strings.Join(a.Roles, ", ")))
+	}
+	return b.String()
+}
+
+// revocation is what the teardown comment says: why, and who lost access
+// (the subjects of the gateway document observed before it is deleted).
+func (s *session) revocation(o observed) report.Revocation {
+	r := report.Revocation{Reason: s.reason, At: s.env.Now()}
+	if r.Reason == "" {
+		switch {
+		case s.p.Merged:
+			r.Reason = report.ReasonMerged
+		case s.p.State == "closed":
+			r.Reason = report.ReasonClosed
+		default:
+			r.Reason = report.ReasonByHand
+		}
+	}
+	if s.gw == nil || o.unread["gateway-policy"] != nil {
+		return r
+	}
+	r.Known = true
+	if !o.gwFound {
+		return r
+	}
+	d, err := gateway.Unmarshal(o.gwDoc)
+	if err != nil {
+		r.Known = false
+		return r
+	}
+	for _, subj := range d.Subjects() {
+		r.Lost = append(r.Lost, report.Access{Subject: subj, Roles: d.Bindings[subj]})
+	}
+	return r
 }
 
 // reportPreview is what the comment and summary say about the preview.
@@ -841,6 +1026,9 @@ func (s *session) report(attempted, applied bool) error {
 		}
 	}
 	fmt.Fprintf(&md, "| changed | %t |\n", changed)
+	if up && s.gwDoc != nil {
+		md.WriteString(accessSummary(s.reportPreview().Access))
+	}
 	if len(s.u.warnings) > 0 {
 		md.WriteString("\n**Warnings**\n\n")
 		for _, w := range s.u.warnings {

@@ -100,7 +100,7 @@ func runSweep(ctx context.Context, env Env, u *ui, cfg config.Config, gh GitHubA
 	var gw gateway.Driver
 	if cfg.Gateway != "none" {
 		gc := cfg.GatewayConfig()
-		gc.HTTPClient, gc.Repository = env.HTTPClient, target.FullName()
+		gc.HTTPClient, gc.Repository, gc.RepositoryID = env.HTTPClient, target.FullName(), target.RepositoryID
 		if gw, err = gateway.New(gc); err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
@@ -454,6 +454,17 @@ type sweepJob struct {
 	doc   string // orphaned gateway document; "" for none
 }
 
+// expired reports whether the job removes a preview for its expiry rather
+// than for its closed pull request.
+func (j *sweepJob) expired() bool {
+	for _, d := range j.roles {
+		if d.Expired {
+			return true
+		}
+	}
+	return false
+}
+
 // sweeper removes previews with bounded concurrency: up to
 // cfg.Concurrency roles at once, and apart from them up to as many
 // pull requests' gateway documents and GitHub records, so that GitHub's
@@ -529,7 +540,7 @@ func (sw *sweeper) finish(ctx context.Context, j *sweepJob, rolesGone bool) {
 	}
 	if sw.gh != nil && rolesGone {
 		what := fmt.Sprintf("GitHub records of pull request %d", j.pr)
-		if err := githubTeardown(ctx, sw.gh, sw.cfg, sw.target, j.pr, sw.env.Now()); err != nil {
+		if err := githubTeardown(ctx, sw.gh, sw.cfg, sw.target, j.pr, j.expired(), sw.env.Now()); err != nil {
 			sw.res.add(&sw.res.failed, what, err)
 		} else if len(j.roles) == 0 && j.doc == "" {
 			// Records were all this job was for: say what it fixed.
@@ -557,7 +568,7 @@ func removeRole(ctx context.Context, reads, writes iamrole.API, d sweep.Decision
 
 // githubTeardown marks a removed preview's deployments inactive, edits its
 // sticky comment to say access was revoked, and deletes its environment.
-func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target preview.Preview, pr int, now time.Time) error {
+func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target preview.Preview, pr int, expired bool, now time.Time) error {
 	p := target
 	p.Number = pr
 	envName := desired.EnvironmentName(cfg, p)
@@ -581,7 +592,11 @@ func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target
 			if cfg.TrustScope == policy.ScopeEnvironment {
 				rp.Environment = envName
 			}
-			_, err = gh.WriteComment(ctx, p.Owner, p.Repo, pr, c, marker, report.DownComment(rp, now))
+			reason := report.ReasonSwept
+			if expired {
+				reason = report.ReasonExpired
+			}
+			_, err = gh.WriteComment(ctx, p.Owner, p.Repo, pr, c, marker, report.DownComment(rp, report.Revocation{Reason: reason, At: now}))
 			return err
 		})
 	}

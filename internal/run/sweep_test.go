@@ -584,7 +584,7 @@ func TestSweepRoleWithForeignAttachment(t *testing.T) {
 func TestSweepOPAGateway(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.useOPA()
 	h.open(1, 2, 3)
 	h.gh.ClosePullRequest(h.owner, h.repo, 2, true)
 	h.gh.ClosePullRequest(h.owner, h.repo, 3, true)
@@ -637,8 +637,14 @@ func opaHas(t *testing.T, id string) bool {
 	var out struct {
 		Result json.RawMessage `json:"result"`
 	}
-	opaDo(t, http.MethodGet, gateway.OPADataPath+"/"+id, nil, &out)
+	opaDo(t, http.MethodGet, gateway.OPARepositoriesPath+"/"+repositoryOf(id)+"/previews/"+id, nil, &out)
 	return len(out.Result) > 0 && string(out.Result) != "null"
+}
+
+// repositoryOf is the repository id in a preview id gh-<id>-pr-<n>.
+func repositoryOf(previewID string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(previewID, "gh-"), "-")
+	return id
 }
 
 // countingIAM records how many DeleteRole calls run at once.

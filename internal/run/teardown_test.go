@@ -18,7 +18,7 @@ import (
 func TestTeardownSurvivesGatewayOutage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.set("gateway", "opa", "gateway-url", testenv.OPAURL(t), "gateway-token", testenv.OPAToken(t))
+	h.useOPA()
 	h.event("pull_request_target", "pull_request_target.opened.json")
 	if code := h.run(); code != 0 {
 		t.Fatalf("opened: exit %d", code)

@@ -31,13 +31,14 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	region := fs.String("region", "", "a `region` of the account's partition (cn-…, us-gov-…); default aws partition")
 	branch := fs.String("default-branch", bootstrap.DefaultBranch, "the repository's default `branch`")
 	workflow := fs.String("workflow-file", bootstrap.DefaultWorkflowFile, "the trusted workflow's `path`")
-	boundary := fs.String("boundary-name", "", "`name` of the permissions boundary policy (default preview-access-boundary-OWNER-REPO)")
-	role := fs.String("provisioner-role-name", "", "`name` of the provisioner role (default preview-access-OWNER-REPO)")
+	boundary := fs.String("boundary-name", "", "`name` of the permissions boundary policy (default preview-access-boundary-OWNER.REPO)")
+	role := fs.String("provisioner-role-name", "", "`name` of the provisioner role (default preview-access-OWNER.REPO)")
 	managed := fs.String("allowed-managed-policy-arns", "", "comma-separated managed policy `ARNs` the provisioner may attach")
 	resources := fs.String("preview-resources", "", "comma-separated `ARNs` previews may touch, each naming "+bootstrap.PullRequestVariable+" (default: the PR's prefix of the default template's bucket)")
 	shared := fs.String("shared-preview-resources", "", "comma-separated `ARNs` every PR of the repository may touch (the boundary cannot keep PRs apart there)")
 	noProvider := fs.Bool("no-oidc-provider", false, "leave the OIDC provider out (the account already has one)")
-	format := fs.String("format", "cloudformation", "output `format`: cloudformation or json")
+	format := fs.String("format", "cloudformation", "output `format`: cloudformation, json, or opa (the OPA admin's setup script)")
+	hosts := fs.String("preview-host", "", "with --format opa: comma-separated host `patterns` the repository's previews may claim, e.g. 'pr-*.shop.preview.example.com'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,8 +63,10 @@ func runBootstrap(env Env, u *ui, args []string) error {
 		out, err = bootstrap.CloudFormation(o)
 	case "json":
 		out, err = bootstrap.JSON(o)
+	case "opa":
+		out, err = bootstrap.OPA(o, splitComma(*hosts))
 	default:
-		return fmt.Errorf("%w: --format must be cloudformation or json", errUsage)
+		return fmt.Errorf("%w: --format must be cloudformation, json or opa", errUsage)
 	}
 	if err != nil {
 		return err

@@ -1,10 +1,18 @@
 # Package preview_access decides whether a person may call a pull request's
 # preview. preview-access writes one document per preview under
-# data.preview_access.previews[<id>]; a gateway asks for allow (and
-# deny_reason, roles) with this input:
+# data.preview_access.repositories[<repository id>].previews[<id>]; a gateway
+# asks for allow (and deny_reason, roles, or all at once as decision) with
+# this input:
 #
 #   {"host": "pr-42.preview.example.com", "method": "POST", "path": "/api/x",
 #    "user": "octocat", "teams": ["octo-org/qa"]}
+#
+# Hosts are bound to repositories by the OPA's admin, not by the documents:
+# data.preview_access_admin.hosts[<repository id>] lists the host patterns
+# (glob, "*" within one DNS label) a repository's previews may claim, and
+# the shipped system.authz (authz.rego) lets each repository's token write
+# its own subtree only. A document whose host its repository is not bound
+# to claims nothing, so no repository can take over another's host.
 #
 # Expiry is decided with OPA's own clock (time.now_ns()): no input field can
 # move it, so a caller cannot revive an expired preview.
@@ -54,18 +62,36 @@ roles contains role if {
 	preview.roles[role]
 }
 
-# preview_id names the preview that claims input.host, when exactly one does.
-preview_id := id if {
-	count(claiming) == 1
-	some id in claiming
+# claims are the [repository id, preview id] of the documents that name
+# input.host and whose repository the admin bound to it.
+claims contains [repo, id] if {
+	some repo, id
+	named[[repo, id]]
+	host_bound(repo, input.host)
 }
 
-preview := data.preview_access.previews[preview_id]
-
-claiming contains id if {
-	some id, doc in data.preview_access.previews
+# named are the documents that name input.host, bound or not.
+named contains [repo, id] if {
+	some repo, tree in data.preview_access.repositories
+	some id, doc in tree.previews
+	is_string(doc.host)
 	lower(doc.host) == lower(input.host)
 }
+
+host_bound(repo, host) if {
+	some pattern in data.preview_access_admin.hosts[repo]
+	glob.match(lower(pattern), ["."], lower(host))
+}
+
+claim := c if {
+	count(claims) == 1
+	some c in claims
+}
+
+# preview_id names the preview that claims input.host, when exactly one does.
+preview_id := claim[1]
+
+preview := data.preview_access.repositories[claim[0]].previews[claim[1]]
 
 subjects contains concat(":", ["user", lower(input.user)]) if {
 	is_string(input.user)
@@ -142,12 +168,16 @@ caller := sprintf("user %s", [input.user]) if {
 	non_empty_string(input.user)
 } else := "anonymous caller"
 
+unbound := sort([repo | some [repo, _] in named; not host_bound(repo, input.host)])
+
 why_denied := concat("; ", sort(input_problems)) if {
 	not valid_input
 } else := sprintf("no preview for host %s", [input.host]) if {
-	count(claiming) == 0
-} else := sprintf("host %s is claimed by %d previews (%s)", [input.host, count(claiming), concat(", ", sort(claiming))]) if {
-	count(claiming) > 1
+	count(named) == 0
+} else := sprintf("host %s is not bound to repository %s by the OPA admin (data.preview_access_admin.hosts), so its preview claims nothing", [input.host, concat(", ", unbound)]) if {
+	count(claims) == 0
+} else := sprintf("host %s is claimed by %d previews (%s)", [input.host, count(claims), concat(", ", sort([id | some [_, id] in claims]))]) if {
+	count(claims) > 1
 } else := sprintf("preview %s expired at %s", [preview_id, object.get(preview, "expiresAt", "an unknown time")]) if {
 	not live
 } else := sprintf("%s has no role on %s", [caller, input.host]) if {

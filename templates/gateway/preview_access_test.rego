@@ -2,44 +2,68 @@ package preview_access_test
 
 import data.preview_access
 
-previews := {
-	"gh-1-pr-42": {
-		"apiVersion": "preview-access/v1",
-		"id": "gh-1-pr-42",
-		"host": "pr-42.preview.example.com",
-		"expiresAt": "2030-01-01T00:00:00Z",
-		"roles": {
-			"admin": {"methods": ["*"], "paths": ["/**"]},
-			"reader": {"methods": ["GET", "HEAD"], "paths": ["/**"]},
-			"tester": {"methods": ["POST"], "paths": ["/api/**"]},
+# Two repositories' documents, as preview-access writes them, and the
+# admin's binding of hosts to repositories.
+repositories := {
+	"1": {"previews": {
+		"gh-1-pr-42": {
+			"apiVersion": "preview-access/v1",
+			"id": "gh-1-pr-42",
+			"host": "pr-42.preview.example.com",
+			"expiresAt": "2030-01-01T00:00:00Z",
+			"roles": {
+				"admin": {"methods": ["*"], "paths": ["/**"]},
+				"reader": {"methods": ["GET", "HEAD"], "paths": ["/**"]},
+				"tester": {"methods": ["POST"], "paths": ["/api/**"]},
+			},
+			"bindings": {
+				"user:author": ["admin"],
+				"user:reviewer": ["reader"],
+				"user:qa": ["reader", "tester"],
+				"team:octo-org/qa": ["tester"],
+				"user:ghost-role": ["missing"],
+			},
 		},
-		"bindings": {
-			"user:author": ["admin"],
-			"user:reviewer": ["reader"],
-			"user:qa": ["reader", "tester"],
-			"team:octo-org/qa": ["tester"],
-			"user:ghost-role": ["missing"],
+		"gh-1-pr-43": {
+			"host": "pr-43.preview.example.com",
+			"expiresAt": "2030-01-01T00:00:00Z",
+			"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+			"bindings": {"user:other": ["admin"]},
 		},
-	},
-	"gh-1-pr-43": {
-		"host": "pr-43.preview.example.com",
-		"expiresAt": "2030-01-01T00:00:00Z",
-		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
-		"bindings": {"user:other": ["admin"]},
-	},
-	"gh-1-pr-7": {
-		"host": "pr-7.preview.example.com",
-		"expiresAt": "2020-01-01T00:00:00Z",
-		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
-		"bindings": {"user:author": ["admin"]},
-	},
-	"gh-1-pr-8": {
-		"host": "pr-8.preview.example.com",
-		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
-		"bindings": {"user:author": ["admin"]},
-	},
-	"gh-1-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
-	"gh-2-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
+		"gh-1-pr-7": {
+			"host": "pr-7.preview.example.com",
+			"expiresAt": "2020-01-01T00:00:00Z",
+			"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+			"bindings": {"user:author": ["admin"]},
+		},
+		"gh-1-pr-8": {
+			"host": "pr-8.preview.example.com",
+			"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+			"bindings": {"user:author": ["admin"]},
+		},
+		"gh-1-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
+	}},
+	"2": {"previews": {
+		"gh-2-pr-9": {"host": "dup.preview.example.com", "expiresAt": "2030-01-01T00:00:00Z", "roles": {}, "bindings": {}},
+		# Repository 2 claims repository 1's host and grants itself admin.
+		"gh-2-pr-1": {
+			"host": "pr-42.preview.example.com",
+			"expiresAt": "2030-01-01T00:00:00Z",
+			"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+			"bindings": {"user:squatter": ["admin"]},
+		},
+		"gh-2-pr-2": {
+			"host": "pr-2.shop2.example.com",
+			"expiresAt": "2030-01-01T00:00:00Z",
+			"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+			"bindings": {"user:author": ["admin"]},
+		},
+	}},
+}
+
+hosts := {
+	"1": ["pr-*.preview.example.com", "dup.preview.example.com"],
+	"2": ["dup.preview.example.com", "pr-*.shop2.example.com"],
 }
 
 # Every test fixes OPA's clock with `with time.now_ns as`: the tests pass on
@@ -55,87 +79,87 @@ req(user, method, path) := {
 }
 
 test_author_may_post if {
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "POST", "/api/orders") with time.now_ns as now_ns
 }
 
 test_user_and_host_case_insensitive if {
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("Author", "post", "/"), {"host": "PR-42.Preview.Example.com"}) with time.now_ns as now_ns
 }
 
 test_reviewer_may_get if {
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("reviewer", "GET", "/") with time.now_ns as now_ns
 }
 
 test_reviewer_may_not_post if {
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("reviewer", "POST", "/api/orders") with time.now_ns as now_ns
-	preview_access.deny_reason == "role reader does not allow POST /api/orders" with data.preview_access.previews as previews
+	preview_access.deny_reason == "role reader does not allow POST /api/orders" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("reviewer", "POST", "/api/orders") with time.now_ns as now_ns
 }
 
 test_roles_union if {
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("qa", "POST", "/api/x") with time.now_ns as now_ns
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("qa", "GET", "/") with time.now_ns as now_ns
-	preview_access.deny_reason == "roles reader, tester do not allow DELETE /api/x" with data.preview_access.previews as previews
+	preview_access.deny_reason == "roles reader, tester do not allow DELETE /api/x" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("qa", "DELETE", "/api/x") with time.now_ns as now_ns
 }
 
 test_team_binding if {
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["Octo-Org/QA"]}) with time.now_ns as now_ns
-	preview_access.roles == {"tester"} with data.preview_access.previews as previews
+	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/api/x"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
 
 test_glob_paths if {
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/api"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/api/a/b/c"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/apix"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/other"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
 
 test_dot_segments_denied if {
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
-	preview_access.deny_reason == "input.path must not contain . or .. segments" with data.preview_access.previews as previews
+	preview_access.deny_reason == "input.path must not contain . or .. segments" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("someone", "POST", "/api/../admin"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
 
 test_stranger_denied if {
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("stranger", "GET", "/") with time.now_ns as now_ns
-	preview_access.deny_reason == "user stranger has no role on pr-42.preview.example.com" with data.preview_access.previews as previews
+	preview_access.deny_reason == "user stranger has no role on pr-42.preview.example.com" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("stranger", "GET", "/") with time.now_ns as now_ns
 }
 
 test_anonymous_denied if {
-	preview_access.deny_reason == "anonymous caller has no role on pr-42.preview.example.com" with data.preview_access.previews as previews
+	preview_access.deny_reason == "anonymous caller has no role on pr-42.preview.example.com" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("", "GET", "/") with time.now_ns as now_ns
 }
 
 test_undefined_role_grants_nothing if {
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("ghost-role", "GET", "/") with time.now_ns as now_ns
 }
 
 test_other_pr_subjects_cannot_cross if {
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("other", "GET", "/") with time.now_ns as now_ns
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("other", "GET", "/"), {"host": "pr-43.preview.example.com"}) with time.now_ns as now_ns
 }
 
 test_unknown_host if {
-	preview_access.deny_reason == "no preview for host nowhere.example.com" with data.preview_access.previews as previews
+	preview_access.deny_reason == "no preview for host nowhere.example.com" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("author", "GET", "/"), {"host": "nowhere.example.com"}) with time.now_ns as now_ns
 }
 
@@ -146,67 +170,107 @@ test_no_previews_at_all if {
 
 test_expired if {
 	inp := object.union(req("author", "GET", "/"), {"host": "pr-7.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews with input as inp with time.now_ns as now_ns
-	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with input as inp with time.now_ns as now_ns
+	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as inp with time.now_ns as now_ns
 }
 
 test_expiry_boundary_in_nanoseconds if {
 	exp := time.parse_rfc3339_ns("2030-01-01T00:00:00Z")
-	preview_access.allow with data.preview_access.previews as previews
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "GET", "/") with time.now_ns as exp - 1
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "GET", "/") with time.now_ns as exp
 }
 
 test_missing_expiry_denies if {
 	inp := object.union(req("author", "GET", "/"), {"host": "pr-8.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews with input as inp with time.now_ns as now_ns
-	preview_access.deny_reason == "preview gh-1-pr-8 expired at an unknown time" with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with input as inp with time.now_ns as now_ns
+	preview_access.deny_reason == "preview gh-1-pr-8 expired at an unknown time" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as inp with time.now_ns as now_ns
 }
 
 # A caller cannot move the clock: a time in the input is not read.
 test_input_cannot_move_the_clock if {
 	expired := object.union(req("author", "GET", "/"), {"host": "pr-7.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(expired, {"time": "2019-01-01T00:00:00Z"}) with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(expired, {"time": 0}) with time.now_ns as now_ns
-	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.previews as previews
+	preview_access.deny_reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(expired, {"now": "2019-01-01T00:00:00Z"}) with time.now_ns as now_ns
 }
 
 test_duplicate_host_denied if {
 	inp := object.union(req("author", "GET", "/"), {"host": "dup.preview.example.com"})
-	not preview_access.allow with data.preview_access.previews as previews with input as inp with time.now_ns as now_ns
-	preview_access.deny_reason == "host dup.preview.example.com is claimed by 2 previews (gh-1-pr-9, gh-2-pr-9)" with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with input as inp with time.now_ns as now_ns
+	preview_access.deny_reason == "host dup.preview.example.com is claimed by 2 previews (gh-1-pr-9, gh-2-pr-9)" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as inp with time.now_ns as now_ns
 }
 
 test_bad_input if {
-	preview_access.deny_reason == "input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.previews as previews
+	preview_access.deny_reason == "input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as {"host": "pr-42.preview.example.com", "path": "x", "user": "author", "time": "yesterday"} with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.previews as previews
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("author", "GET", "/"), {"teams": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
 test_allowed_has_no_deny_reason if {
-	not preview_access.deny_reason with data.preview_access.previews as previews
+	not preview_access.deny_reason with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "GET", "/") with time.now_ns as now_ns
 }
 
 test_empty_input if {
-	preview_access.deny_reason == "input.host must be a non-empty string; input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.previews as previews
+	preview_access.deny_reason == "input.host must be a non-empty string; input.method must be a non-empty string; input.path must be a string starting with /" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as {} with time.now_ns as now_ns
 }
 
 test_decision_allowed if {
-	preview_access.decision == {"allow": true, "deny_reason": "", "roles": ["reader", "tester"], "preview_id": "gh-1-pr-42"} with data.preview_access.previews as previews
+	preview_access.decision == {"allow": true, "deny_reason": "", "roles": ["reader", "tester"], "preview_id": "gh-1-pr-42"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("qa", "GET", "/") with time.now_ns as now_ns
 }
 
 test_decision_denied if {
-	preview_access.decision == {"allow": false, "deny_reason": "no preview for host nowhere", "roles": [], "preview_id": ""} with data.preview_access.previews as previews
+	preview_access.decision == {"allow": false, "deny_reason": "no preview for host nowhere", "roles": [], "preview_id": ""} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("qa", "GET", "/"), {"host": "nowhere"}) with time.now_ns as now_ns
+}
+
+# A repository cannot take over another's host: its document claims only
+# the hosts the admin bound to it, and the rightful owner is not locked out.
+test_host_of_another_repository_is_not_claimed if {
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/") with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("squatter", "GET", "/") with time.now_ns as now_ns
+	preview_access.preview_id == "gh-1-pr-42" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("squatter", "GET", "/") with time.now_ns as now_ns
+}
+
+test_unbound_host_claims_nothing if {
+	inp := object.union(req("author", "GET", "/"), {"host": "pr-2.shop2.example.com"})
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as inp with time.now_ns as now_ns
+
+	# Without the admin's binding, repository 2's own host is denied too.
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as {"1": hosts["1"]}
+		with input as inp with time.now_ns as now_ns
+	preview_access.deny_reason == "host pr-2.shop2.example.com is not bound to repository 2 by the OPA admin (data.preview_access_admin.hosts), so its preview claims nothing" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as {"1": hosts["1"]}
+		with input as inp with time.now_ns as now_ns
+
+	# No binding at all: nothing is claimed.
+	not preview_access.allow with data.preview_access.repositories as repositories
+		with input as req("author", "GET", "/") with time.now_ns as now_ns
+}
+
+test_host_patterns_match_one_label if {
+	# "*" stands for one DNS label: pr-42.evil.preview.example.com is not
+	# under pr-*.preview.example.com.
+	evil := {"3": {"previews": {"gh-3-pr-1": {
+		"host": "pr-42.evil.preview.example.com",
+		"expiresAt": "2030-01-01T00:00:00Z",
+		"roles": {"admin": {"methods": ["*"], "paths": ["/**"]}},
+		"bindings": {"user:author": ["admin"]},
+	}}}}
+	not preview_access.allow with data.preview_access.repositories as evil with data.preview_access_admin.hosts as {"3": hosts["1"]}
+		with input as object.union(req("author", "GET", "/"), {"host": "pr-42.evil.preview.example.com"}) with time.now_ns as now_ns
 }
