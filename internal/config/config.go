@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/endpoint"
+
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/policy"
@@ -412,7 +414,7 @@ func Load(lookup func(name string) string) (Config, error) {
 		}
 	}
 	c.GatewayUnauthenticated = boolean("allow-unauthenticated-gateway")
-	if c.Gateway == "opa" && c.GatewayToken == "" && c.GatewayURL != "" && !c.GatewayUnauthenticated && !gateway.IsLoopbackURL(c.GatewayURL) {
+	if c.Gateway == "opa" && c.GatewayToken == "" && c.GatewayURL != "" && !c.GatewayUnauthenticated && !endpoint.LoopbackURL(c.GatewayURL) {
 		bad("gateway-token", "is required for an OPA that is not on this machine: without it anyone who can reach the OPA can publish a policy that grants them access",
 			"give the repository's OPA token (start OPA with --authentication=token --authorization=basic and templates/gateway/authz.rego; see preview-access bootstrap --format opa), or set allow-unauthenticated-gateway: true for an OPA nobody else can reach")
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/preview-access/preview-access/internal/endpoint"
 )
 
 // Driver stores preview documents where a gateway reads them. Every method is
@@ -89,20 +89,10 @@ func redact(s string) string {
 	return redacted
 }
 
-// safeURL renders u without user information, query or fragment: whatever
-// a caller put there might be a credential.
-func safeURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
-
 // String describes c without its credentials.
 func (c Config) String() string {
 	return fmt.Sprintf("gateway.Config{Kind:%q URL:%q Token:%q Secret:%q Path:%q Timeout:%s Repository:%q RepositoryID:%d}",
-		c.Kind, safeURL(c.URL), redact(c.Token), redact(c.Secret), c.Path, c.Timeout, c.Repository, c.RepositoryID)
+		c.Kind, endpoint.Safe(c.URL), redact(c.Token), redact(c.Secret), c.Path, c.Timeout, c.Repository, c.RepositoryID)
 }
 
 // GoString is String, so %#v redacts too.
@@ -112,7 +102,7 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("kind", c.Kind),
-		slog.String("url", safeURL(c.URL)),
+		slog.String("url", endpoint.Safe(c.URL)),
 		slog.String("token", redact(c.Token)),
 		slog.String("secret", redact(c.Secret)),
 		slog.String("path", c.Path),
@@ -153,7 +143,7 @@ func ValidateConfig(c Config) error {
 		return fmt.Errorf("gateway %q is not one of opa, webhook, file, none", c.Kind)
 	}
 	if c.URL != "" && c.Kind != KindFile {
-		errs = append(errs, checkURL(c.URL)...)
+		errs = append(errs, endpoint.Check("gateway-url", c.URL)...)
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("gateway timeout %s must not be negative", c.Timeout))
@@ -162,56 +152,6 @@ func ValidateConfig(c Config) error {
 		errs = append(errs, fmt.Errorf("repository %q is not owner/repo", c.Repository))
 	}
 	return errors.Join(errs...)
-}
-
-func checkURL(raw string) []error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Parse quotes the whole input, which may hold a credential.
-		return []error{errors.New("gateway-url is not a valid URL")}
-	}
-	var errs []error
-	shown := safeURL(raw)
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			errs = append(errs, fmt.Errorf("gateway-url %s must use https (http is allowed only for 127.0.0.1, localhost and [::1])", shown))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("gateway-url %s must use https", shown))
-	}
-	if u.Host == "" {
-		errs = append(errs, fmt.Errorf("gateway-url %s has no host", shown))
-	}
-	if u.User != nil {
-		errs = append(errs, fmt.Errorf("gateway-url %s must not carry user information; pass credentials as gateway-token or gateway-secret", shown))
-	}
-	if u.RawQuery != "" || u.ForceQuery {
-		errs = append(errs, fmt.Errorf("gateway-url %s must not have a query", shown))
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		errs = append(errs, fmt.Errorf("gateway-url %s must not have a fragment", shown))
-	}
-	return errs
-}
-
-// IsLoopbackURL reports whether raw names this machine (127.0.0.0/8,
-// [::1] or localhost): the only place plain http, or an unauthenticated
-// OPA, is acceptable.
-func IsLoopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && isLoopback(u.Hostname())
-}
-
-// isLoopback is the same rule ghapi applies to GITHUB_API_URL: plain http
-// is acceptable only to this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // New returns the driver c names. For "none" (or "") it returns a nil Driver

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/endpoint"
+
 	"github.com/google/go-github/v60/github"
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
@@ -256,7 +258,7 @@ func apiURL(raw string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !endpoint.Loopback(u.Hostname()) {
 			return "", fmt.Errorf("GITHUB_API_URL %q uses plain http: the token would travel unencrypted; use https", raw)
 		}
 	default:
@@ -269,14 +271,6 @@ func apiURL(raw string) (string, error) {
 		u.Path += "/"
 	}
 	return u.String(), nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // retryPolicy decides which responses are retried and how long to wait.

@@ -11,24 +11,6 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
-// Marker is the hidden HTML comment that identifies the sticky comment of
-// one preview, e.g. "<!-- preview-access:gh-123456789-pr-42 -->". Characters
-// that could end an HTML comment early are replaced, so an id can never
-// produce a marker that hides or forges content.
-func Marker(id string) string {
-	clean := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			return r
-		}
-		return '_'
-	}, id)
-	for strings.Contains(clean, "--") {
-		clean = strings.ReplaceAll(clean, "--", "-")
-	}
-	return "<!-- preview-access:" + clean + " -->"
-}
-
 // Identity is who the token writes as: github-actions for the workflow's
 // GITHUB_TOKEN, the app's bot for an App token, the user for a personal
 // token. ID is the account's database id (a REST user's "id").

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/preview-access/preview-access/internal/group"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -47,7 +48,7 @@ func (c *Client) Deployments(ctx context.Context, owner, repo, environment strin
 		return nil, o.fail(err)
 	}
 	out := make([]DeploymentState, len(all))
-	err = eachConcurrently(len(all), func(i int) (err error) {
+	err = group.Each(len(all), 8, func(i int) (err error) {
 		out[i].Deployment = all[i]
 		out[i].Status, err = c.latestStatus(ctx, owner, repo, all[i].GetID(), o)
 		return err
@@ -56,25 +57,6 @@ func (c *Client) Deployments(ctx context.Context, owner, repo, environment strin
 		return nil, err
 	}
 	return out, nil
-}
-
-// eachConcurrently runs f(0) … f(n-1), eight at a time, and returns every
-// error.
-func eachConcurrently(n int, f func(i int) error) error {
-	errs := make([]error, n)
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = f(i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // maxDeployments bounds how many of an environment's deployments
@@ -223,7 +205,7 @@ func Active(states []DeploymentState) []int64 {
 
 // Deactivate posts status inactive to each deployment of ids, concurrently.
 func (c *Client) Deactivate(ctx context.Context, owner, repo string, ids []int64) error {
-	return eachConcurrently(len(ids), func(i int) error {
+	return group.Each(len(ids), 8, func(i int) error {
 		return c.SetDeploymentStatus(ctx, owner, repo, ids[i], "inactive", "")
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
 )
 
@@ -225,31 +226,17 @@ func TestFileAtRef(t *testing.T) {
 	}
 }
 
-func TestMarker(t *testing.T) {
-	t.Parallel()
-	tests := map[string]string{
-		"gh-123456789-pr-42": "<!-- preview-access:gh-123456789-pr-42 -->",
-		"a --> <b>":          "<!-- preview-access:a_-___b_ -->",
-		"x----y":             "<!-- preview-access:x-y -->",
-	}
-	for id, want := range tests {
-		if got := Marker(id); got != want {
-			t.Errorf("Marker(%q): got %q; want %q", id, got, want)
-		}
-	}
-}
-
 func TestUpsertComment(t *testing.T) {
 	t.Parallel()
 	c, srv, _ := setup(t)
 	ctx := context.Background()
-	marker := Marker("gh-123456789-pr-42")
+	marker := report.Marker("gh-123456789-pr-42")
 	// 150 comments by others first, so the sticky one lands on page 2.
 	for i := range 150 {
 		srv.AddComment(owner, repo, 42, "alice", fmt.Sprintf("looks good %d", i))
 	}
 	// A marker for another preview must not be taken for ours.
-	srv.AddComment(owner, repo, 42, "github-actions[bot]", Marker("gh-123456789-pr-4")+"\nother")
+	srv.AddComment(owner, repo, 42, "github-actions[bot]", report.Marker("gh-123456789-pr-4")+"\nother")
 	// A person quoting our marker cannot pose as the sticky comment.
 	srv.AddComment(owner, repo, 42, "mallory", marker+"\n<!-- preview-access-state:up-forged -->")
 
@@ -299,11 +286,11 @@ func TestUpsertComment(t *testing.T) {
 
 	// A body without the marker gets it, so the next run finds it.
 	srv.ResetCalls()
-	if _, err := c.UpsertComment(ctx, owner, repo, 42, Marker("x"), "plain"); err != nil {
+	if _, err := c.UpsertComment(ctx, owner, repo, 42, report.Marker("x"), "plain"); err != nil {
 		t.Fatal(err)
 	}
-	cm, err := c.Comment(ctx, owner, repo, 42, Marker("x"))
-	if err != nil || cm == nil || cm.GetBody() != Marker("x")+"\nplain" {
+	cm, err := c.Comment(ctx, owner, repo, 42, report.Marker("x"))
+	if err != nil || cm == nil || cm.GetBody() != report.Marker("x")+"\nplain" {
 		t.Errorf("Comment(x): got %v, %v; want the marked comment", cm, err)
 	}
 }
@@ -311,7 +298,7 @@ func TestUpsertComment(t *testing.T) {
 func TestCommentOnMissingPR(t *testing.T) {
 	t.Parallel()
 	c, _, _ := setup(t)
-	_, err := c.UpsertComment(context.Background(), owner, repo, 9, Marker("a"), "b")
+	_, err := c.UpsertComment(context.Background(), owner, repo, 9, report.Marker("a"), "b")
 	if !errors.Is(err, ErrNotFound) {
 		t.Errorf("got %v; want ErrNotFound", err)
 	}
@@ -536,7 +523,7 @@ func TestPermissionErrors(t *testing.T) {
 			name:  "comment needs pull-requests write",
 			perms: map[string]string{fakegithub.PermPullRequests: fakegithub.Read},
 			call: func(c *Client) error {
-				_, err := c.UpsertComment(ctx, owner, repo, 42, Marker("x"), "hello")
+				_, err := c.UpsertComment(ctx, owner, repo, 42, report.Marker("x"), "hello")
 				return err
 			},
 			wantPermission: "pull-requests: write",
@@ -641,7 +628,7 @@ func TestUnauthorizedAndTokenNeverShown(t *testing.T) {
 		t.Errorf("PullRequest with a bad token: got %v; want ErrUnauthorized", err)
 	}
 	errs = append(errs, err)
-	_, err = c.UpsertComment(ctx, owner, repo, 42, Marker("x"), "b")
+	_, err = c.UpsertComment(ctx, owner, repo, 42, report.Marker("x"), "b")
 	errs = append(errs, err)
 	_, err = c.EnsureEnvironment(ctx, owner, repo, "preview-pr-42", "refs/pull/42/merge")
 	errs = append(errs, err)
@@ -701,11 +688,11 @@ func TestRetries(t *testing.T) {
 		t.Parallel()
 		c, srv, _ := setup(t)
 		srv.FailNext("POST", "/repos/octo-org/shop/issues/42/comments", 1, http.StatusInternalServerError)
-		if _, err := c.UpsertComment(ctx, owner, repo, 42, Marker("m"), "hello"); err != nil {
+		if _, err := c.UpsertComment(ctx, owner, repo, 42, report.Marker("m"), "hello"); err != nil {
 			t.Fatal(err)
 		}
 		cs := srv.Comments(owner, repo, 42)
-		if len(cs) != 1 || cs[0].Body != Marker("m")+"\nhello" {
+		if len(cs) != 1 || cs[0].Body != report.Marker("m")+"\nhello" {
 			t.Errorf("comments: got %+v; want exactly one with the body", cs)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
 )
 
@@ -31,7 +32,7 @@ func TestWritesAppliedBut5xxAreNotRepeated(t *testing.T) {
 		c, srv, _ := setup(t)
 		path := "/repos/octo-org/shop/issues/42/comments"
 		srv.Inject(fakegithub.Fault{Method: "POST", Path: path, Applied: true, Status: http.StatusBadGateway})
-		if changed, err := c.WriteComment(ctx, owner, repo, 42, nil, Marker("m"), "hello"); err != nil || !changed {
+		if changed, err := c.WriteComment(ctx, owner, repo, 42, nil, report.Marker("m"), "hello"); err != nil || !changed {
 			t.Fatalf("WriteComment = %v, %v; want it to see its comment was made", changed, err)
 		}
 		if cs := srv.Comments(owner, repo, 42); len(cs) != 1 {
@@ -46,7 +47,7 @@ func TestWritesAppliedBut5xxAreNotRepeated(t *testing.T) {
 		c, srv, _ := setup(t)
 		path := "/repos/octo-org/shop/issues/42/comments"
 		srv.FailNext("POST", path, 1, http.StatusBadGateway) // refused, not made
-		if _, err := c.WriteComment(ctx, owner, repo, 42, nil, Marker("m"), "hello"); err != nil {
+		if _, err := c.WriteComment(ctx, owner, repo, 42, nil, report.Marker("m"), "hello"); err != nil {
 			t.Fatal(err)
 		}
 		if cs := srv.Comments(owner, repo, 42); len(cs) != 1 || posts(srv, path) != 2 {
@@ -90,7 +91,7 @@ func TestAnotherAppsCommentIsNotOurs(t *testing.T) {
 	t.Parallel()
 	c, srv, _ := setup(t, fakegithub.WithActor("preview-bot[bot]", "Bot"))
 	ctx := context.Background()
-	marker := Marker("gh-1-pr-42")
+	marker := report.Marker("gh-1-pr-42")
 	srv.AddComment(owner, repo, 42, "github-actions[bot]", marker+"\nsomeone else's")
 	own, others, err := c.StickyComments(ctx, owner, repo, 42, marker)
 	if err != nil || len(own) != 0 || others != 1 {

@@ -23,10 +23,32 @@ const (
 
 // Change is one resource's planned action.
 type Change struct {
+	// ID names the change within its plan, for After.
+	ID       string `json:"id,omitempty"`
 	Resource string `json:"resource"`         // kind, e.g. "iam-role", "inline-policy", "gateway-policy"
 	Name     string `json:"name"`             // what it is called, e.g. the role name
 	Action   Action `json:"action"`           // what will happen
 	Detail   string `json:"detail,omitempty"` // why, in a few words
+	// After lists the IDs of the changes that must succeed before this one
+	// starts; a change whose dependency failed is not attempted.
+	After []string `json:"after,omitempty"`
+	// Op is what applying the change does, as data (the planner's op
+	// types); nil for a no-op.
+	Op any `json:"-"`
+	// Hidden changes are the second half of one shown (a new deployment's
+	// status): applied, not printed or counted.
+	Hidden bool `json:"-"`
+}
+
+// Shown are the changes a reader sees: all but the hidden ones.
+func (p Plan) Shown() []Change {
+	out := make([]Change, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		if !c.Hidden {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Plan is every change of one run, in apply order.
@@ -41,7 +63,7 @@ func (p *Plan) Add(c Change) { p.Changes = append(p.Changes, c) }
 // Writes counts the changes that are not no-ops.
 func (p Plan) Writes() int {
 	n := 0
-	for _, c := range p.Changes {
+	for _, c := range p.Shown() {
 		if c.Action != NoOp {
 			n++
 		}
@@ -54,9 +76,7 @@ func (p Plan) Changed() bool { return p.Writes() > 0 }
 
 // JSON renders the plan as compact JSON (the `plan` output).
 func (p Plan) JSON() string {
-	if p.Changes == nil {
-		p.Changes = []Change{}
-	}
+	p.Changes = p.Shown()
 	b, err := json.Marshal(p)
 	if err != nil {
 		// Only strings inside: Marshal cannot fail.
@@ -98,7 +118,8 @@ func (p Plan) WriteText(w io.Writer, withColour bool) error {
 	var sb strings.Builder
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  RESOURCE\tNAME\tACTION\tDETAIL\n")
-	for _, c := range p.Changes {
+	shown := p.Shown()
+	for _, c := range shown {
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", symbol(c.Action), Clean(c.Resource), Clean(c.Name), c.Action, Clean(c.Detail))
 	}
 	if err := tw.Flush(); err != nil {
@@ -110,7 +131,7 @@ func (p Plan) WriteText(w io.Writer, withColour bool) error {
 			continue
 		}
 		if withColour && i > 0 {
-			line = colour(p.Changes[i-1].Action) + strings.TrimSuffix(line, "\n") + "\x1b[0m\n"
+			line = colour(shown[i-1].Action) + strings.TrimSuffix(line, "\n") + "\x1b[0m\n"
 		}
 		if _, err := io.WriteString(w, line); err != nil {
 			return err
@@ -123,7 +144,7 @@ func (p Plan) WriteText(w io.Writer, withColour bool) error {
 // Summary counts changes by action, e.g. "1 to create, 0 to update, 0 to delete".
 func (p Plan) Summary() string {
 	var c, u, d int
-	for _, ch := range p.Changes {
+	for _, ch := range p.Shown() {
 		switch ch.Action {
 		case Create:
 			c++
@@ -143,7 +164,7 @@ func (p Plan) Summary() string {
 func (p Plan) Markdown() string {
 	var b strings.Builder
 	b.WriteString("| resource | name | action | detail |\n|---|---|---|---|\n")
-	for _, c := range p.Changes {
+	for _, c := range p.Shown() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", MarkdownCell(c.Resource), MarkdownCell(c.Name), c.Action, MarkdownCell(c.Detail))
 	}
 	return b.String()

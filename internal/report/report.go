@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/plan"
 )
 
@@ -145,7 +144,7 @@ type upOptions struct {
 
 func upComment(p Preview, pl plan.Plan, o upOptions) string {
 	var b strings.Builder
-	b.WriteString(ghapi.Marker(p.ID) + "\n")
+	b.WriteString(Marker(p.ID) + "\n")
 	b.WriteString(stateMarker + Fingerprint(p) + " -->\n")
 	fmt.Fprintf(&b, "### 🔐 Preview access for #%d\n\n", p.Number)
 	b.WriteString("| | |\n|---|---|\n")
@@ -258,7 +257,7 @@ const revokedAt = "Revoked at "
 // DownComment is the sticky comment after teardown.
 func DownComment(p Preview, r Revocation) string {
 	var b strings.Builder
-	b.WriteString(ghapi.Marker(p.ID) + "\n")
+	b.WriteString(Marker(p.ID) + "\n")
 	b.WriteString(stateMarker + RevokedState + " -->\n")
 	fmt.Fprintf(&b, "### 🔒 Preview access revoked for #%d\n\n", p.Number)
 	reason := r.Reason
@@ -316,4 +315,22 @@ func shortSHA(s string) string {
 		return s[:12]
 	}
 	return s
+}
+
+// Marker is the hidden HTML comment that identifies the sticky comment of
+// one preview, e.g. "<!-- preview-access:gh-123456789-pr-42 -->". Characters
+// that could end an HTML comment early are replaced, so an id can never
+// produce a marker that hides or forges content.
+func Marker(id string) string {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, id)
+	for strings.Contains(clean, "--") {
+		clean = strings.ReplaceAll(clean, "--", "-")
+	}
+	return "<!-- preview-access:" + clean + " -->"
 }

@@ -106,3 +106,17 @@ func TestAndList(t *testing.T) {
 		}
 	}
 }
+
+func TestMarker(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"gh-123456789-pr-42": "<!-- preview-access:gh-123456789-pr-42 -->",
+		"a --> <b>":          "<!-- preview-access:a_-___b_ -->",
+		"x----y":             "<!-- preview-access:x-y -->",
+	}
+	for id, want := range tests {
+		if got := Marker(id); got != want {
+			t.Errorf("Marker(%q): got %q; want %q", id, got, want)
+		}
+	}
+}

@@ -37,10 +37,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
 	"github.com/preview-access/preview-access/internal/testenv/faultproxy"
@@ -64,14 +64,17 @@ type benchRepo struct {
 func newBenchRepo(tb testing.TB) *benchRepo {
 	tb.Helper()
 	moto := testenv.MotoURL(tb)
+	now := time.Now().UTC()
 	r := &benchRepo{
-		tb:     tb,
-		proxy:  faultproxy.New(tb, moto),
-		gh:     fakegithub.New(tb),
+		tb:    tb,
+		proxy: faultproxy.New(tb, moto),
+		// GitHub's clock a day behind the run's, as the harness has it:
+		// the PRs' history just happened.
+		gh:     fakegithub.New(tb, fakegithub.WithEpoch(now.Add(-24*time.Hour))),
 		direct: testenv.IAMClient(tb, moto),
 		dir:    tb.TempDir(),
 		repoID: 100000000 + rand.Int64N(899999999),
-		now:    time.Now().UTC(),
+		now:    now,
 	}
 	r.owner, r.repo = testenv.UniqueRepo(tb)
 	r.env = map[string]string{
@@ -85,7 +88,12 @@ func newBenchRepo(tb testing.TB) *benchRepo {
 		"INPUT_ACCOUNT-ID":           "123456789012",
 		"INPUT_PERMISSIONS-BOUNDARY": "arn:aws:iam::123456789012:policy/preview-boundary",
 		"INPUT_PREVIEW-URL":          "https://pr-{number}." + r.repo + ".preview.test",
+		// A gateway and an access file in the repository: what a run reads
+		// when it grants human access too.
+		"INPUT_GATEWAY":      "file",
+		"INPUT_GATEWAY-FILE": filepath.Join(r.dir, "policy.json"),
 	}
+	r.gh.SetFile(r.owner, r.repo, "main", ".github/preview-access.yml", "grants:\n  reader:\n    teams: ["+r.owner+"/qa]\n")
 	return r
 }
 
@@ -301,18 +309,26 @@ func BenchmarkUpNewPR(b *testing.B) {
 
 // BenchmarkUpUnchangedPR: the same event again: reads only.
 func BenchmarkUpUnchangedPR(b *testing.B) {
-	benchPR(b, "up, unchanged PR", "≤ 2, 0 writes", 1, func(r *benchRepo, n int) {
-		r.prEvent("pull_request_target", "pull_request_target.opened.json", n)
-		r.run()
-	}, func(r *benchRepo, n int) {})
+	benchPR(b, "up, unchanged PR", "≤ 2, 0 writes", 1, livePreview, func(r *benchRepo, n int) {})
+}
+
+// livePreview opens PR n and runs up: the setup of every scenario that
+// starts from a live preview.
+func livePreview(r *benchRepo, n int) {
+	r.prEvent("pull_request_target", "pull_request_target.opened.json", n)
+	r.run()
+}
+
+// BenchmarkUpPush: a push to a PR with a live preview: a new head SHA.
+func BenchmarkUpPush(b *testing.B) {
+	benchPR(b, "up, push (new head SHA)", "≤ 4", 3, livePreview, func(r *benchRepo, n int) {
+		r.prEvent("pull_request_target", "pull_request_target.synchronize.json", n)
+	})
 }
 
 // BenchmarkDown: the closed event of a PR with a live preview.
 func BenchmarkDown(b *testing.B) {
-	benchPR(b, "down", "≤ 4", 4, func(r *benchRepo, n int) {
-		r.prEvent("pull_request_target", "pull_request_target.opened.json", n)
-		r.run()
-	}, func(r *benchRepo, n int) {
+	benchPR(b, "down", "≤ 4", 4, livePreview, func(r *benchRepo, n int) {
 		r.prEvent("pull_request_target", "pull_request_target.closed.merged.json", n)
 	})
 }
@@ -402,6 +418,41 @@ func BenchmarkSweep(b *testing.B) {
 	}
 }
 
+// BenchmarkSweepNoop: a sweep with nothing to remove, over 100 closed PRs
+// whose previews were all taken down (5 deployments each, all inactive,
+// comments revoked). What it costs is GitHub requests: the workflow token
+// allows 1,000 an hour, and the sweep runs hourly. Target: ≤ 25.
+func BenchmarkSweepNoop(b *testing.B) {
+	iamLatency, ghLatency := benchLatencies(b)
+	const closed = 100
+	for range b.N {
+		b.StopTimer()
+		r := newBenchRepo(b)
+		for n := 1; n <= closed; n++ {
+			r.gh.AddPullRequest(r.owner, r.repo, fakegithub.PullRequest{Number: n, State: "closed"})
+			id := preview.Preview{RepositoryID: r.repoID, Number: n}.ID()
+			r.gh.AddComment(r.owner, r.repo, n, "github-actions[bot]", report.Marker(id)+"\n<!-- preview-access-state:revoked -->\nrevoked")
+			for range 5 {
+				r.gh.AddDeployment(r.owner, r.repo, fakegithub.Deployment{
+					Environment: fmt.Sprintf("preview-pr-%d", n), Description: "preview-access", TransientEnvironment: true,
+					Statuses: []fakegithub.DeploymentStatus{{State: "success"}, {State: "inactive"}},
+				})
+			}
+		}
+		r.event("schedule", "schedule.json")
+		r.setLatency(iamLatency, ghLatency)
+		r.resetCounts()
+		b.StartTimer()
+		wall := r.run()
+		b.StopTimer()
+		var m measurement
+		m.add(r, wall)
+		b.ReportMetric(float64(m.ghCalls), "github-calls")
+		b.ReportMetric(float64(m.iamCalls()), "iam-calls")
+		row(b, "| no-op sweep, %d closed PRs × 5 deployments | %s / %s | %d ms | %d | %d | %s | %d (%d) |", closed, iamLatency, ghLatency, wall.Milliseconds(), m.ghCalls, m.iamCalls(), m.byAction(), m.ghCalls, m.ghWrites)
+	}
+}
+
 // seedPreviews makes total previews as up would leave them — the role with
 // the tool's path, tags and boundary, its inline policy, a sticky comment —
 // straight in moto, many at once; PRs 1..open stay open, the rest closed.
@@ -423,7 +474,7 @@ func (r *benchRepo) seedPreviews(total, open int) {
 		}
 		r.gh.AddPullRequest(r.owner, r.repo, fakegithub.PullRequest{Number: n, State: state})
 		id := preview.Preview{RepositoryID: r.repoID, Number: n}.ID()
-		r.gh.AddComment(r.owner, r.repo, n, "github-actions[bot]", ghapi.Marker(id)+"\nPreview access granted.")
+		r.gh.AddComment(r.owner, r.repo, n, "github-actions[bot]", report.Marker(id)+"\nPreview access granted.")
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

@@ -13,12 +13,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/preview-access/preview-access/internal/gateway"
-	"github.com/preview-access/preview-access/internal/ghapi"
+	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
 )
 
 func (h *harness) marker(pr int) string {
-	return ghapi.Marker(fmt.Sprintf("gh-%d-pr-%d", h.repoID, pr))
+	return report.Marker(fmt.Sprintf("gh-%d-pr-%d", h.repoID, pr))
 }
 
 // TestOneStickyComment: a comment POST that GitHub applied but answered

@@ -24,6 +24,7 @@ import (
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/ghapi"
+	"github.com/preview-access/preview-access/internal/group"
 	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/plan"
@@ -193,7 +194,7 @@ func (s *session) loadRepoFiles(ctx context.Context) error {
 		return nil
 	}
 	// The two files are independent: read them at once.
-	g := newGroup(0)
+	g := group.New(0)
 	if s.cfg.PermissionsTemplate != "" {
 		g.Go(func() error { return s.loadTemplate(ctx) })
 	}
@@ -373,7 +374,7 @@ func firstLine(err error) string {
 func (s *session) observe(ctx context.Context) (observed, error) {
 	var (
 		o       observed
-		g       = newGroup(0)
+		g       = group.New(0)
 		mu      sync.Mutex // guards o.unread
 		account string
 	)
@@ -459,7 +460,7 @@ func (s *session) observe(ctx context.Context) (observed, error) {
 		}
 		if s.cfg.Comment {
 			goAux("github-comment", func() error {
-				own, others, err := s.gh.StickyComments(ctx, owner, repo, n, ghapi.Marker(s.p.ID()))
+				own, others, err := s.gh.StickyComments(ctx, owner, repo, n, report.Marker(s.p.ID()))
 				if err != nil {
 					return err
 				}
@@ -714,7 +715,7 @@ func (s *session) planGitHub(o observed) {
 					if s.mode == config.ModeUp {
 						body = report.UpComment(rp, s.plan)
 					}
-					_, err := s.gh.WriteComment(ctx, owner, repo, n, existing, ghapi.Marker(s.p.ID()), body)
+					_, err := s.gh.WriteComment(ctx, owner, repo, n, existing, report.Marker(s.p.ID()), body)
 					return err
 				}})
 		}
@@ -863,7 +864,7 @@ func indent(doc []byte) string {
 
 // runTasks runs the tasks of one stage concurrently.
 func (s *session) runTasks(ctx context.Context, st stage) error {
-	g := newGroup(0)
+	g := group.New(0)
 	for _, t := range s.tasks {
 		if t.stage == st && t.do != nil {
 			g.Go(func() error { return t.do(ctx) })

@@ -20,6 +20,7 @@ import (
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/ghapi"
+	"github.com/preview-access/preview-access/internal/group"
 	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/plan"
@@ -288,7 +289,7 @@ func staleRecords(ctx context.Context, gh GitHubAPI, cfg config.Config, target p
 	var (
 		mu    sync.Mutex // guards stale
 		stale = map[string]int{}
-		g     = newGroup(readConcurrency)
+		g     = group.New(readConcurrency)
 	)
 	for envName, n := range candidates {
 		g.Go(func() error {
@@ -350,7 +351,7 @@ func listRoles(ctx context.Context, api iamrole.API, prefix, ourPath string) ([]
 			}
 		}
 	}
-	g := newGroup(readConcurrency)
+	g := group.New(readConcurrency)
 	for i := range names {
 		g.Go(func() error {
 			out, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(names[i].Name)})
@@ -573,7 +574,7 @@ func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target
 	p.Number = pr
 	envName := desired.EnvironmentName(cfg, p)
 	// The three records are independent: update them at once.
-	g := newGroup(0)
+	g := group.New(0)
 	do := g.Go
 	if cfg.Deployment {
 		do(func() error {
@@ -583,7 +584,7 @@ func githubTeardown(ctx context.Context, gh GitHubAPI, cfg config.Config, target
 	}
 	if cfg.Comment {
 		do(func() error {
-			marker := ghapi.Marker(p.ID())
+			marker := report.Marker(p.ID())
 			c, err := gh.Comment(ctx, p.Owner, p.Repo, pr, marker)
 			if err != nil || c == nil || report.State(c.GetBody()) == report.RevokedState {
 				return err

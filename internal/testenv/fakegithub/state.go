@@ -427,6 +427,40 @@ func (s *Server) AddEnvironment(owner, name, env string, setting *BranchPolicySe
 	r.envs[key] = e
 }
 
+// AddDeployment seeds a deployment (its statuses oldest first) and returns
+// its id; ids, creators and times are filled in.
+func (s *Server) AddDeployment(owner, name string, d Deployment) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repoLocked(owner, name)
+	d.ID, d.CreatedAt = s.id(), s.now()
+	if d.Creator == "" {
+		d.Creator = s.actor.Login
+	}
+	if d.Task == "" {
+		d.Task = "deploy"
+	}
+	if d.SHA == "" {
+		d.SHA = r.branches[r.DefaultBranch]
+	}
+	if d.Ref == "" {
+		d.Ref = d.SHA
+	}
+	for i := range d.Statuses {
+		st := &d.Statuses[i]
+		st.ID, st.CreatedAt = s.id(), s.now()
+		if st.Creator == "" {
+			st.Creator = s.actor.Login
+		}
+		if st.Environment == "" {
+			st.Environment = d.Environment
+		}
+	}
+	cp := d
+	r.deployments = append(r.deployments, &cp)
+	return d.ID
+}
+
 // ProtectEnvironment gives an environment (created when absent) the
 // protections a person sets by hand: a wait timer and required reviewers
 // (user ids).
