@@ -42,35 +42,22 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 
 func (c *Client) viewer(ctx context.Context) (Identity, error) {
 	o := op{action: "ask GitHub who the token is (GraphQL viewer)", permission: "a valid github-token"}
-	body := strings.NewReader(`{"query":"query { viewer { login databaseId } }"}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.graphqlURL, body)
-	if err != nil {
-		return Identity{}, fmt.Errorf("cannot %s: %w", o.action, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
 	var out struct {
-		Data struct {
-			Viewer struct {
-				Login      string `json:"login"`
-				DatabaseID int64  `json:"databaseId"`
-			} `json:"viewer"`
-		} `json:"data"`
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
+		Viewer struct {
+			Login      string `json:"login"`
+			DatabaseID int64  `json:"databaseId"`
+		} `json:"viewer"`
 	}
-	if _, err := c.gh.Do(ctx, req, &out); err != nil {
-		return Identity{}, o.fail(err)
+	if err := c.graphql(ctx, o, viewerQuery, nil, &out); err != nil {
+		return Identity{}, err
 	}
-	if len(out.Errors) > 0 || out.Data.Viewer.Login == "" {
-		msg := "no viewer in the answer"
-		if len(out.Errors) > 0 {
-			msg = out.Errors[0].Message
-		}
-		return Identity{}, fmt.Errorf("cannot %s: %s", o.action, msg)
+	if out.Viewer.Login == "" {
+		return Identity{}, fmt.Errorf("cannot %s: no viewer in the answer", o.action)
 	}
-	return Identity{Login: out.Data.Viewer.Login, ID: out.Data.Viewer.DatabaseID}, nil
+	return Identity{Login: out.Viewer.Login, ID: out.Viewer.DatabaseID}, nil
 }
+
+const viewerQuery = "query { viewer { login databaseId } }"
 
 // StickyComments lists the comments of issue or pull request number whose
 // body starts with marker, searching every page: those the token's own
@@ -81,36 +68,61 @@ func (c *Client) StickyComments(ctx context.Context, owner, repo string, number 
 	if marker == "" {
 		return nil, 0, errors.New("empty comment marker")
 	}
-	me, err := c.Identity(ctx)
-	if err != nil {
+	// Who the token is and what the comments are do not depend on each
+	// other: both are asked at once.
+	type identity struct {
+		me  Identity
+		err error
+	}
+	who := make(chan identity, 1)
+	go func() {
+		me, err := c.Identity(ctx)
+		who <- identity{me, err}
+	}()
+	marked, err := c.markedComments(ctx, owner, repo, number, marker)
+	id := <-who
+	switch {
+	case id.err != nil:
+		return nil, 0, id.err
+	case err != nil:
 		return nil, 0, err
 	}
+	for _, cm := range marked {
+		if id.me.Owns(cm.GetUser()) {
+			own = append(own, cm)
+		} else {
+			others++
+		}
+	}
+	return own, others, nil
+}
+
+// markedComments lists the comments of number whose body starts with
+// marker, every page, oldest first.
+func (c *Client) markedComments(ctx context.Context, owner, repo string, number int, marker string) ([]*github.IssueComment, error) {
 	o := op{
 		action:     fmt.Sprintf("read the comments of %s/%s#%d", owner, repo, number),
 		permission: "pull-requests: read",
 		notFound:   fmt.Sprintf("pull request %s/%s#%d does not exist", owner, repo, number),
 	}
+	var marked []*github.IssueComment
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: perPage}}
 	for range maxPages {
 		comments, resp, err := c.gh.Issues.ListComments(ctx, owner, repo, number, opts)
 		if err != nil {
-			return nil, 0, o.fail(err)
+			return nil, o.fail(err)
 		}
 		for _, cm := range comments {
-			switch {
-			case !strings.HasPrefix(cm.GetBody(), marker):
-			case me.Owns(cm.GetUser()):
-				own = append(own, cm)
-			default:
-				others++
+			if strings.HasPrefix(cm.GetBody(), marker) {
+				marked = append(marked, cm)
 			}
 		}
 		if resp.NextPage == 0 {
-			return own, others, nil
+			return marked, nil
 		}
 		opts.Page = resp.NextPage
 	}
-	return nil, 0, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
+	return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
 }
 
 // Comment is the sticky comment: the oldest comment of number that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/preview-access/preview-access/internal/group"
@@ -11,53 +12,68 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
-// DeploymentState is the latest deployment of an environment and its latest
-// status, as plan needs them.
+// DeploymentState is one deployment of an environment with its latest
+// status.
 type DeploymentState struct {
-	Deployment *github.Deployment       // nil when the environment has none
-	Status     *github.DeploymentStatus // nil when the deployment has no status
+	ID          int64
+	SHA         string
+	Description string
+	// State is the latest status's state, as REST spells it ("success",
+	// "inactive", …); "" when the deployment has no status yet.
+	State string
+	URL   string // the latest status's environment URL
 }
 
-// Exists reports whether the environment has a deployment.
-func (s DeploymentState) Exists() bool { return s.Deployment != nil }
-
-// State is the latest status's state ("success", "inactive", …) or "".
-func (s DeploymentState) State() string { return s.Status.GetState() }
-
-// URL is the latest status's environment_url or "".
-func (s DeploymentState) URL() string { return s.Status.GetEnvironmentURL() }
-
-// SHA is the deployed commit or "".
-func (s DeploymentState) SHA() string { return s.Deployment.GetSHA() }
-
-// Current reports whether the latest deployment is of sha and is live at url.
+// Current reports whether the deployment is of sha and is live at url.
 func (s DeploymentState) Current(sha, url string) bool {
-	return s.Exists() && s.SHA() == sha && s.State() == "success" && s.URL() == url
+	return s.SHA == sha && s.State == "success" && s.URL == url
 }
 
 // Deployments reads the newest deployments of an environment (at most
-// maxDeployments), newest first, each with its latest status, read eight
-// at a time. Older ones are not read: every successful up makes all but
-// the newest inactive, so only the newest few can still be active.
+// maxDeployments), newest first, each with its latest status: one GraphQL
+// query, where REST needs a read per deployment after the listing. Older
+// ones are not read: every successful up makes all but the newest
+// inactive, so only the newest few can still be active.
 func (c *Client) Deployments(ctx context.Context, owner, repo, environment string) ([]DeploymentState, error) {
 	o := c.deploymentsRead(owner, repo, environment)
-	all, _, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, &github.DeploymentsListOptions{
-		Environment: environment, ListOptions: github.ListOptions{PerPage: maxDeployments},
-	})
-	if err != nil {
-		return nil, o.fail(err)
+	var out struct {
+		Repository struct {
+			Deployments struct {
+				Nodes []struct {
+					DatabaseID   int64  `json:"databaseId"`
+					CommitOid    string `json:"commitOid"`
+					Description  string `json:"description"`
+					LatestStatus *struct {
+						State          string `json:"state"`
+						EnvironmentURL string `json:"environmentUrl"`
+					} `json:"latestStatus"`
+				} `json:"nodes"`
+			} `json:"deployments"`
+		} `json:"repository"`
 	}
-	out := make([]DeploymentState, len(all))
-	err = group.Each(len(all), 8, func(i int) (err error) {
-		out[i].Deployment = all[i]
-		out[i].Status, err = c.latestStatus(ctx, owner, repo, all[i].GetID(), o)
-		return err
-	})
-	if err != nil {
+	vars := map[string]any{"owner": owner, "name": repo, "environment": environment, "first": maxDeployments}
+	if err := c.graphql(ctx, o, deploymentsQuery, vars, &out); err != nil {
 		return nil, err
 	}
-	return out, nil
+	nodes := out.Repository.Deployments.Nodes
+	states := make([]DeploymentState, len(nodes))
+	for i, n := range nodes {
+		states[i] = DeploymentState{ID: n.DatabaseID, SHA: n.CommitOid, Description: n.Description}
+		if st := n.LatestStatus; st != nil {
+			// GraphQL's DeploymentStatusState is REST's state in upper case.
+			states[i].State, states[i].URL = strings.ToLower(st.State), st.EnvironmentURL
+		}
+	}
+	return states, nil
 }
+
+const deploymentsQuery = `query($owner: String!, $name: String!, $environment: String!, $first: Int!) {
+  repository(owner: $owner, name: $name) {
+    deployments(environments: [$environment], first: $first, orderBy: {field: CREATED_AT, direction: DESC}) {
+      nodes { databaseId commitOid description latestStatus { state environmentUrl } }
+    }
+  }
+}`
 
 // maxDeployments bounds how many of an environment's deployments
 // Deployments reads.
@@ -196,8 +212,8 @@ func (c *Client) DeactivateDeployments(ctx context.Context, owner, repo, environ
 func Active(states []DeploymentState) []int64 {
 	var ids []int64
 	for _, st := range states {
-		if st.State() != "inactive" {
-			ids = append(ids, st.Deployment.GetID())
+		if st.State != "inactive" {
+			ids = append(ids, st.ID)
 		}
 	}
 	return ids

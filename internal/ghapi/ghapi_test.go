@@ -341,7 +341,7 @@ func TestDeployments(t *testing.T) {
 	if diff := cmp.Diff(want, req); diff != "" {
 		t.Errorf("deployment request (-want +got):\n%s", diff)
 	}
-	if ds, _ := c.Deployments(ctx, owner, repo, env); len(ds) != 1 || ds[0].State() != "" {
+	if ds, _ := c.Deployments(ctx, owner, repo, env); len(ds) != 1 || ds[0].State != "" {
 		t.Errorf("a new deployment has no status yet: %+v", ds)
 	}
 	if err := c.SetDeploymentStatus(ctx, owner, repo, id1, "success", url); err != nil {
@@ -360,10 +360,24 @@ func TestDeployments(t *testing.T) {
 	if err := c.SetDeploymentStatus(ctx, owner, repo, id2, "success", url); err != nil {
 		t.Fatal(err)
 	}
+	srv.ResetCalls()
 	ds, err = c.Deployments(ctx, owner, repo, env)
-	if err != nil || len(ds) != 2 || ds[0].SHA() != sha2 || ds[1].SHA() != sha1 {
+	if err != nil || len(ds) != 2 || ds[0].SHA != sha2 || ds[1].SHA != sha1 {
 		t.Fatalf("Deployments: %+v, %v; want the newest first", ds, err)
 	}
+	if calls := srv.Calls(); len(calls) != 1 {
+		t.Errorf("Deployments made %d requests; want one GraphQL query for the deployments and their statuses", len(calls))
+	}
+
+	// Without deployments: read, GraphQL answers FORBIDDEN with status
+	// 200: still the token's missing permission.
+	srv.SetPermissions(map[string]string{fakegithub.PermPullRequests: fakegithub.Read})
+	_, err = c.Deployments(ctx, owner, repo, env)
+	var perm *PermissionError
+	if !errors.As(err, &perm) || perm.Permission != "deployments: read" {
+		t.Errorf("Deployments without the permission: %v; want a PermissionError naming deployments: read", err)
+	}
+	srv.SetPermissions(nil)
 
 	// Teardown, twice: the second writes nothing.
 	srv.ResetCalls()

@@ -41,6 +41,9 @@ const (
 	// EnvGitHubOpenAPI is GitHub's REST description (api.github.com.json
 	// of @octokit/openapi), fetched by scripts/fixtures.
 	EnvGitHubOpenAPI = "PREVIEW_ACCESS_GITHUB_OPENAPI"
+	// EnvGitHubGraphQLSchema is GitHub's GraphQL schema (schema.graphql
+	// of @octokit/graphql-schema), fetched by scripts/fixtures.
+	EnvGitHubGraphQLSchema = "PREVIEW_ACCESS_GITHUB_GRAPHQL_SCHEMA"
 	// EnvWebhookExamples is the extracted @octokit/webhooks-examples
 	// package, real webhook payloads, fetched by scripts/fixtures.
 	EnvWebhookExamples = "PREVIEW_ACCESS_WEBHOOK_EXAMPLES"
@@ -117,6 +120,13 @@ func ActionLint(t testing.TB) string {
 func GitHubOpenAPI(t testing.TB) string {
 	t.Helper()
 	return lookup(t, EnvGitHubOpenAPI, "scripts/fixtures downloads it")
+}
+
+// GitHubGraphQLSchema is the path of GitHub's GraphQL schema
+// (schema.graphql).
+func GitHubGraphQLSchema(t testing.TB) string {
+	t.Helper()
+	return lookup(t, EnvGitHubGraphQLSchema, "scripts/fixtures downloads it")
 }
 
 // WebhookExamples is the directory of the extracted @octokit/webhooks-examples

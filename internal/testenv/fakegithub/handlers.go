@@ -46,8 +46,8 @@ func (s *Server) routes() {
 	s.route("GET "+rp+"/deployments/{id}/statuses", read(PermDeployments), s.listStatuses)
 	s.route("POST "+rp+"/deployments/{id}/statuses", write(PermDeployments), s.createStatus)
 
-	// GraphQL: only the viewer query preview-access asks (GitHub
-	// Enterprise Server serves it at /api/graphql).
+	// GraphQL (graphql.go; GitHub Enterprise Server serves it at
+	// /api/graphql).
 	s.route("POST /graphql", nil, s.graphql)
 	s.route("POST /api/graphql", nil, s.graphql)
 
@@ -64,22 +64,6 @@ func (s *Server) routes() {
 
 // maxCommentBody is GitHub's limit on a comment body, in characters.
 const maxCommentBody = 65536
-
-// graphql answers GitHub's GraphQL endpoint for the one query the action
-// sends, viewer's login and database id: the token's identity. GraphQL
-// gives a bot's login without REST's "[bot]". Any other query fails the
-// test.
-func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte) {
-	var in struct {
-		Query string `json:"query"`
-	}
-	if json.Unmarshal(body, &in) != nil || strings.Join(strings.Fields(in.Query), " ") != "query { viewer { login databaseId } }" {
-		s.t.Errorf("fakegithub: GraphQL query the fake does not serve: %s", body)
-		writeJSON(w, http.StatusOK, obj{"errors": []obj{{"message": "the fake serves only the viewer query"}}})
-		return
-	}
-	writeJSON(w, http.StatusOK, obj{"data": obj{"viewer": obj{"login": strings.TrimSuffix(s.actor.Login, "[bot]"), "databaseId": s.actor.ID}}})
-}
 
 // unimplemented fails the test for a request the fake does not serve.
 func (s *Server) unimplemented(w http.ResponseWriter, r *http.Request) {

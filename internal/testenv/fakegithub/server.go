@@ -43,6 +43,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/testenv/graphql"
 	"github.com/preview-access/preview-access/internal/testenv/openapi"
 )
 
@@ -132,6 +133,7 @@ type Server struct {
 	srv *httptest.Server
 	mux *http.ServeMux
 	api *openapi.Validator // GitHub's description, which every request and response must match
+	gql *graphql.Schema    // GitHub's GraphQL schema, which every query must match
 
 	// required maps a route pattern to the permissions that admit it
 	// (any one of them suffices).
@@ -162,6 +164,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		repos:    make(map[string]*repo),
 		epoch:    defaultEpoch,
 		api:      openapi.Check(t),
+		gql:      graphql.Check(t),
 	}
 	for _, o := range opts {
 		o(s)

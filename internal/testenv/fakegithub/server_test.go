@@ -519,3 +519,94 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("comments: got %d; want 20", n)
 	}
 }
+
+// graphqlPost sends one GraphQL query and decodes the answer.
+func graphqlPost(t *testing.T, srv *fakegithub.Server, query string, vars map[string]any) (data map[string]any, errs []map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", srv.URL()+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+srv.Token())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data   map[string]any   `json:"data"`
+		Errors []map[string]any `json:"errors"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		t.Fatalf("GraphQL answered %d", resp.StatusCode)
+	}
+	return out.Data, out.Errors
+}
+
+// The fake answers GraphQL the way GitHub does: a repository's
+// deployments, newest first with DESC, each with its latest status in
+// GraphQL's upper-case enum; FORBIDDEN for a token without deployments
+// read, which nulls the repository (the field is non-null); NOT_FOUND for
+// an unknown repository.
+func TestGraphQLDeployments(t *testing.T) {
+	t.Parallel()
+	srv := seeded(t)
+	env := "preview-octo-org-shop-pr-42"
+	first := srv.AddDeployment("octo-org", "shop", fakegithub.Deployment{SHA: "aaa", Environment: env, Statuses: []fakegithub.DeploymentStatus{{State: "success", EnvironmentURL: "https://x.example"}, {State: "inactive"}}})
+	second := srv.AddDeployment("octo-org", "shop", fakegithub.Deployment{SHA: "bbb", Environment: env})
+	srv.AddDeployment("octo-org", "shop", fakegithub.Deployment{SHA: "ccc", Environment: "other"})
+	const q = `query($owner: String!, $name: String!, $env: String!) {
+	  a: repository(owner: $owner, name: $name) {
+	    deployments(environments: [$env], first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
+	      totalCount nodes { databaseId commitOid latestStatus { state environmentUrl } }
+	    }
+	  }
+	}`
+	data, errs := graphqlPost(t, srv, q, map[string]any{"owner": "octo-org", "name": "shop", "env": env})
+	if errs != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	got, _ := json.Marshal(data)
+	want := fmt.Sprintf(`{"a":{"deployments":{"nodes":[{"commitOid":"bbb","databaseId":%d,"latestStatus":null},{"commitOid":"aaa","databaseId":%d,"latestStatus":{"environmentUrl":null,"state":"INACTIVE"}}],"totalCount":2}}}`, second, first)
+	if string(got) != want {
+		t.Errorf("data:\n got %s\nwant %s", got, want)
+	}
+
+	srv.SetPermissions(map[string]string{fakegithub.PermPullRequests: fakegithub.Read})
+	data, errs = graphqlPost(t, srv, q, map[string]any{"owner": "octo-org", "name": "shop", "env": env})
+	if len(errs) != 1 || errs[0]["type"] != "FORBIDDEN" || data["a"] != nil {
+		t.Errorf("without deployments read: data %v, errors %v; want a null repository and FORBIDDEN", data, errs)
+	}
+	srv.SetPermissions(nil)
+	data, errs = graphqlPost(t, srv, q, map[string]any{"owner": "octo-org", "name": "nope", "env": env})
+	if len(errs) != 1 || errs[0]["type"] != "NOT_FOUND" || data["a"] != nil {
+		t.Errorf("unknown repository: data %v, errors %v; want NOT_FOUND", data, errs)
+	}
+	data, _ = graphqlPost(t, srv, `query { viewer { login databaseId } }`, nil)
+	if v, _ := data["viewer"].(map[string]any); v["login"] != "github-actions" {
+		t.Errorf("viewer: %v; want github-actions without [bot]", data)
+	}
+}
+
+// A query GitHub's schema refuses, one without pagination, and a valid
+// field the fake does not serve each fail the test.
+func TestGraphQLRefusalsFailTheTest(t *testing.T) {
+	t.Parallel()
+	rec := &recordingTB{TB: t}
+	srv := fakegithub.New(rec)
+	srv.AddPullRequest("octo-org", "shop", fakegithub.PullRequest{Number: 42})
+	for _, q := range []string{
+		`query { viewer { login nope } }`,
+		`query { repository(owner: "octo-org", name: "shop") { deployments { totalCount } } }`,
+		`query { viewer { email } }`,
+		`query { viewer { login }`,
+	} {
+		if _, errs := graphqlPost(t, srv, q, nil); len(errs) == 0 {
+			t.Errorf("%s: no errors in the answer", q)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.errs) != 3 {
+		t.Errorf("Errorf calls: got %q; want one per refused or unserved query (pagination is GitHub's own error, not the test's)", rec.errs)
+	}
+}

@@ -58,35 +58,12 @@ type pathDoc struct {
 	err  error
 }
 
-var (
-	cacheMu sync.Mutex
-	cache   = map[string]*cached{}
-)
-
-type cached struct {
-	once sync.Once
-	v    *Validator
-	err  error
-}
-
 // Check is the Validator for the description at testenv.GitHubOpenAPI(t),
 // loaded once per process. Without the description it skips the test under
 // -short and fails it otherwise.
 func Check(t testing.TB) *Validator {
 	t.Helper()
-	file := testenv.GitHubOpenAPI(t)
-	cacheMu.Lock()
-	c := cache[file]
-	if c == nil {
-		c = &cached{}
-		cache[file] = c
-	}
-	cacheMu.Unlock()
-	c.once.Do(func() { c.v, c.err = Load(file) })
-	if c.err != nil {
-		t.Fatalf("openapi: %v", c.err)
-	}
-	return c.v
+	return testenv.LoadOnce(t, "openapi", testenv.GitHubOpenAPI(t), Load)
 }
 
 // Load reads the description in file. Prefer Check, which reads it once per
