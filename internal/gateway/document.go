@@ -12,15 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/preview-access/preview-access/internal/access"
+	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
 )
 
@@ -202,23 +201,7 @@ func Unmarshal(b []byte) (Document, error) {
 // SameDocument reports whether a and b are the same JSON value, whatever
 // their key order or spacing: a gateway may store and return the document
 // re-encoded. Invalid JSON is never the same as anything.
-func SameDocument(a, b []byte) bool {
-	var va, vb any
-	if !decodeOne(a, &va) || !decodeOne(b, &vb) {
-		return false
-	}
-	return reflect.DeepEqual(va, vb)
-}
-
-func decodeOne(b []byte, v *any) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if dec.Decode(v) != nil {
-		return false
-	}
-	_, err := dec.Token()
-	return errors.Is(err, io.EOF) // nothing may follow the value
-}
+func SameDocument(a, b []byte) bool { return policy.SameJSON(a, b) }
 
 // Subjects lists the document's subjects in order, for reports.
 func (d Document) Subjects() []string {

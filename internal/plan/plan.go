@@ -57,6 +57,16 @@ type Plan struct {
 	Changes []Change `json:"changes"`
 }
 
+// Change returns the change with id.
+func (p Plan) Change(id string) (Change, bool) {
+	for _, c := range p.Changes {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Change{}, false
+}
+
 // Add appends a change.
 func (p *Plan) Add(c Change) { p.Changes = append(p.Changes, c) }
 

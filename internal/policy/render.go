@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -177,6 +178,27 @@ func CheckDuplicateKeys(doc []byte) error {
 		return fmt.Errorf("not valid JSON: %w", err)
 	}
 	return nil
+}
+
+// SameJSON reports whether a and b hold the same one JSON value (object
+// keys in any order, numbers as written): how a stored gateway document is
+// compared with the desired one.
+func SameJSON(a, b []byte) bool {
+	var va, vb any
+	if !decodeOne(a, &va) || !decodeOne(b, &vb) {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+func decodeOne(b []byte, v *any) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if dec.Decode(v) != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF) // nothing may follow the value
 }
 
 // Equal reports whether two policy documents mean the same. IAM returns
