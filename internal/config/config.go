@@ -505,16 +505,15 @@ func (c Config) ProviderARN() string {
 	return "arn:" + c.Partition + ":iam::" + c.AccountID + ":oidc-provider/token.actions.githubusercontent.com"
 }
 
-// ResolveAccount sets the account id learned from STS and checks it against
-// the ARNs that name an account.
-func (c *Config) ResolveAccount(id string) error {
+// WithAccount returns c with the account id learned from STS, checked
+// against account-id and the ARNs that name an account. c is not changed.
+func (c Config) WithAccount(id string) (Config, error) {
 	if !accountRE.MatchString(id) {
-		return fmt.Errorf("sts:GetCallerIdentity returned an account id that is not 12 digits")
+		return c, fmt.Errorf("sts:GetCallerIdentity returned an account id that is not 12 digits")
 	}
 	if c.AccountID != "" && c.AccountID != id {
-		return &InputError{"account-id", "the credentials belong to another account than account-id", "use credentials of the account the roles are created in"}
+		return c, &InputError{"account-id", "the credentials belong to another account than account-id", "use credentials of the account the roles are created in"}
 	}
-	c.AccountID = id
 	var errs []error
 	if m := providerRE.FindStringSubmatch(c.OIDCProviderARN); m != nil && m[2] != id {
 		errs = append(errs, &InputError{"oidc-provider-arn", "the provider is in another account than the credentials", "use the provider of the account the roles are created in"})
@@ -522,5 +521,6 @@ func (c *Config) ResolveAccount(id string) error {
 	if m := policyRE.FindStringSubmatch(c.PermissionsBoundary); m != nil && m[2] != "aws" && m[2] != id {
 		errs = append(errs, &InputError{"permissions-boundary", "the boundary is in another account than the credentials", "use a policy of the roles' account"})
 	}
-	return errors.Join(errs...)
+	c.AccountID = id
+	return c, errors.Join(errs...)
 }

@@ -125,11 +125,17 @@ func TestResolveAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ResolveAccount("999999999999"); err == nil || !strings.Contains(err.Error(), "permissions-boundary") {
+	if _, err := c.WithAccount("999999999999"); err == nil || !strings.Contains(err.Error(), "permissions-boundary") {
 		t.Errorf("boundary in another account: err = %v; want an error naming permissions-boundary", err)
 	}
-	if strings.Contains(errString(c.ResolveAccount("123456789012")), "123456789012") {
+	if c.AccountID != "" {
+		t.Errorf("WithAccount changed the Config it was called on: account %q", c.AccountID)
+	}
+	if _, err := c.WithAccount("123456789012"); strings.Contains(errString(err), "123456789012") {
 		t.Error("errors must not repeat the account id")
+	}
+	if got, err := c.WithAccount("123456789012"); err != nil || got.AccountID != "123456789012" {
+		t.Errorf("WithAccount = %q, %v; want the account", got.AccountID, err)
 	}
 }
 

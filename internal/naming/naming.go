@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -254,3 +255,12 @@ func ValidTagValue(v string) bool {
 	}
 	return true
 }
+
+// Expiry parses the expiry tag; ok is false when it is absent or malformed.
+func Expiry(tags map[string]string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, tags[TagExpiresAt])
+	return t, err == nil
+}
+
+// FormatExpiry is the expiry tag's value for t.
+func FormatExpiry(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }

@@ -130,8 +130,8 @@ type DeploymentState struct {
 	ID          int64
 	SHA         string
 	Description string
-	State string // latest status ("success", "inactive", …); "" for none
-	URL   string // latest status's environment URL
+	State       string // latest status ("success", "inactive", …); "" for none
+	URL         string // latest status's environment URL
 }
 
 // CommentState is one comment that carries the marker.

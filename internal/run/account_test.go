@@ -7,8 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preview-access/preview-access/internal/apply"
 	"github.com/preview-access/preview-access/internal/bootstrap"
-	"github.com/preview-access/preview-access/internal/iamrole"
+	"github.com/preview-access/preview-access/internal/observe"
 )
 
 // TestProvisionerCallsAreTheCodes: the calls bootstrap's provisioner policy
@@ -21,37 +22,17 @@ func TestProvisionerCallsAreTheCodes(t *testing.T) {
 		service string
 		iface   reflect.Type
 	}{
-		{"iam", reflect.TypeFor[iamrole.API]()},
-		{"iam", reflect.TypeFor[AccountAPI]()},
-		{"sts", reflect.TypeFor[STSAPI]()},
+		{"iam", reflect.TypeFor[observe.IAM]()},
+		{"iam", reflect.TypeFor[apply.IAM]()},
+		{"sts", reflect.TypeFor[observe.STS]()},
 	} {
 		for i := range api.iface.NumMethod() {
 			got = append(got, api.service+":"+api.iface.Method(i).Name)
 		}
 	}
 	slices.Sort(got)
+	got = slices.Compact(got) // GetRole: observe reads it, apply waits with it
 	if diff := cmp.Diff(bootstrap.ProvisionerCalls, got); diff != "" {
 		t.Errorf("bootstrap.ProvisionerCalls against the code's AWS interfaces (-policy +code):\n%s", diff)
-	}
-}
-
-func TestRoleQuotaCheck(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name        string
-		q           roleQuota
-		warn, fails bool
-	}{
-		{"not read (offline plan)", roleQuota{}, false, false},
-		{"plenty", roleQuota{read: true, roles: 10, quota: 1000}, false, false},
-		{"the new role reaches 90 %", roleQuota{read: true, roles: 899, quota: 1000}, true, false},
-		{"one left", roleQuota{read: true, roles: 999, quota: 1000}, true, false},
-		{"full", roleQuota{read: true, roles: 1000, quota: 1000}, false, true},
-		{"over", roleQuota{read: true, roles: 1001, quota: 1000}, false, true},
-	} {
-		w, err := tc.q.check()
-		if (w != "") != tc.warn || (err != nil) != tc.fails {
-			t.Errorf("%s: warning %q, error %v; want warning %t, error %t", tc.name, w, err, tc.warn, tc.fails)
-		}
 	}
 }

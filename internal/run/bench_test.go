@@ -37,8 +37,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/testenv"
@@ -460,7 +460,7 @@ func (r *benchRepo) seedPreviews(total, open int) {
 	r.tb.Helper()
 	ctx := context.Background()
 	path := "/preview-access/" + r.owner + "/" + r.repo + "/"
-	expires := iamrole.FormatExpiry(r.now.Add(7 * 24 * time.Hour))
+	expires := naming.FormatExpiry(r.now.Add(7 * 24 * time.Hour))
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::previews/*"}]}`
 	var (
 		wg     sync.WaitGroup
@@ -499,7 +499,7 @@ func (r *benchRepo) seedPreviews(total, open int) {
 				failed.Add(1)
 				return
 			}
-			if _, err := r.direct.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(iamrole.PolicyName), PolicyDocument: aws.String(policy)}); err != nil {
+			if _, err := r.direct.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(planner.PolicyName), PolicyDocument: aws.String(policy)}); err != nil {
 				r.tb.Error(err)
 				failed.Add(1)
 			}

@@ -18,8 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/observe"
+	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/internal/testenv/faultproxy"
 )
@@ -242,8 +243,8 @@ func (h *harness) wantDown(t *testing.T) {
 	if got := h.rolesUnderPath(); len(got) != 0 {
 		t.Errorf("orphaned roles %v", got)
 	}
-	_, err := h.iam.GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: aws.String(h.roleName(42)), PolicyName: aws.String(iamrole.PolicyName)})
-	if !iamrole.IsNotFound(err) {
+	_, err := h.iam.GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: aws.String(h.roleName(42)), PolicyName: aws.String(planner.PolicyName)})
+	if !observe.IsNotFound(err) {
 		t.Errorf("GetRolePolicy after down: %v; want NoSuchEntity", err)
 	}
 }

@@ -17,7 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/preview-access/preview-access/internal/gateway"
-	"github.com/preview-access/preview-access/internal/iamrole"
+	"github.com/preview-access/preview-access/internal/observe"
+	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
 	"github.com/preview-access/preview-access/internal/testenv/faultproxy"
@@ -164,9 +165,9 @@ func (h *harness) roleName(pr int) string {
 }
 
 // role reads the role straight from moto.
-func (h *harness) role(pr int) iamrole.Observed {
+func (h *harness) role(pr int) planner.RoleState {
 	h.t.Helper()
-	o, err := iamrole.Observe(context.Background(), h.iam, h.roleName(pr), true)
+	o, err := observe.Role(context.Background(), h.iam, h.roleName(pr), true)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -8,21 +8,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/templates"
 )
-
-// STSAPI is the part of STS the run calls.
-type STSAPI interface {
-	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
-}
-
-var _ STSAPI = (*sts.Client)(nil)
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
@@ -222,7 +213,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		u.notice("pull request %d is closed: nothing to create", p.Number)
 		return nil
 	}
-	s := &session{env: env, u: u, cfg: cfg, p: p, mode: mode, output: output, gh: gh, prRead: fromAPI}
+	s := &session{engine: &engine{env: env, u: u, cfg: cfg, output: output, gh: gh}, p: p, mode: mode, prRead: fromAPI}
 	return s.run(ctx)
 }
 

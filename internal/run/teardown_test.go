@@ -14,8 +14,11 @@ import (
 )
 
 // TestTeardownSurvivesGatewayOutage: a gateway that cannot be reached does
-// not keep the role alive; the run removes it and ends unfinished, naming
-// what it left.
+// not keep access alive: the role loses every permission, and ends the run
+// unfinished, naming what it left. The role itself stays, without
+// permissions, as the record that the teardown is not finished (issue
+// 13: the role goes last), and the next run removes the document and the
+// role.
 func TestTeardownSurvivesGatewayOutage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -33,11 +36,11 @@ func TestTeardownSurvivesGatewayOutage(t *testing.T) {
 	if code := h.run(); code != ExitError {
 		t.Fatalf("closed with the gateway down: exit %d; want 1", code)
 	}
-	if h.role(42).Exists {
-		t.Error("the role survived a gateway outage")
+	if r := h.role(42); r.Exists && (r.Policy != nil || len(r.Managed) > 0) {
+		t.Error("the role kept its permissions through a gateway outage")
 	}
-	if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "gateway-policy") || !strings.Contains(msg, "the role is removed") {
-		t.Errorf("error %q; want it to say the role is removed and the gateway policy was left", msg)
+	if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "gateway-policy") || !strings.Contains(msg, "access is revoked") {
+		t.Errorf("error %q; want it to say access is revoked and the gateway policy was left", msg)
 	}
 	// Back up: the next run removes the document.
 	h.set("gateway-url", testenv.OPAURL(t))
@@ -46,6 +49,9 @@ func TestTeardownSurvivesGatewayOutage(t *testing.T) {
 	}
 	if got, reason := allowed(t, h, "pr-42."+h.repo+".preview.test", "octocat", "GET"); got || !strings.Contains(reason, "no preview") {
 		t.Errorf("after the re-run: allow %t (%q); want no preview", got, reason)
+	}
+	if h.role(42).Exists {
+		t.Error("the re-run left the role")
 	}
 }
 
