@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/preview-access/preview-access/internal/config"
-	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
 )
@@ -27,7 +27,7 @@ type State struct {
 	PreviewURL  string
 	ExpiresAt   time.Time
 	Trust       policy.TrustOptions
-	Role        iamrole.Desired
+	Role        planner.Role
 }
 
 // Names are the parts of State that need no account or template: what
@@ -127,20 +127,20 @@ func Build(c config.Config, p preview.Preview, permTemplate []byte, now time.Tim
 	if p.HeadSHA != "" {
 		tags[naming.TagHeadSHA] = p.HeadSHA
 	}
-	tags[naming.TagExpiresAt] = iamrole.FormatExpiry(s.ExpiresAt)
+	tags[naming.TagExpiresAt] = naming.FormatExpiry(s.ExpiresAt)
 
-	s.Role = iamrole.Desired{
-		Name:            s.RoleName,
-		Path:            s.RolePath,
-		Description:     fmt.Sprintf("Preview access for %s pull request %d (managed by preview-access)", p.FullName(), p.Number),
-		Trust:           trust,
-		Policy:          perm,
-		ManagedPolicies: c.ManagedPolicyARNs,
-		Boundary:        c.PermissionsBoundary,
-		MaxSession:      c.MaxSessionDuration,
-		Tags:            tags,
-		RepositoryID:    vars["repository_id"],
-		PullRequest:     strconv.Itoa(p.Number),
+	s.Role = planner.Role{
+		Name:         s.RoleName,
+		Path:         s.RolePath,
+		Description:  fmt.Sprintf("Preview access for %s pull request %d (managed by preview-access)", p.FullName(), p.Number),
+		Trust:        trust,
+		Policy:       perm,
+		Managed:      c.ManagedPolicyARNs,
+		Boundary:     c.PermissionsBoundary,
+		MaxSession:   c.MaxSessionDuration,
+		Tags:         tags,
+		RepositoryID: vars["repository_id"],
+		PullRequest:  strconv.Itoa(p.Number),
 	}
 	return s, errors.Join(errs...)
 }

@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/preview-access/preview-access/internal/config"
-	"github.com/preview-access/preview-access/internal/iamrole"
-	"github.com/preview-access/preview-access/internal/plan"
+	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/preview"
 	"github.com/preview-access/preview-access/internal/testenv/golden"
 	"github.com/preview-access/preview-access/templates"
@@ -62,12 +61,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			steps, _, err := iamrole.PlanUp(s.Role, iamrole.Observed{}, now)
+			r, err := planner.Up(planner.Desired{Role: s.Role}, planner.Observed{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			p := plan.Plan{Mode: "up", Changes: iamrole.Changes(steps)}
+			p := r.Plan
 			p.WriteText(&buf, false)
 			fmt.Fprintf(&buf, "\nrole ARN: %s\nenvironment: %q\nexpires: %s\ntags:\n", s.RoleARN, s.Environment, s.ExpiresAt.Format(time.RFC3339))
 			for _, k := range slices.Sorted(maps.Keys(s.Role.Tags)) {

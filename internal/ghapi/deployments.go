@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/preview-access/preview-access/internal/group"
 
@@ -78,32 +77,6 @@ const deploymentsQuery = `query($owner: String!, $name: String!, $environment: S
 // maxDeployments bounds how many of an environment's deployments
 // Deployments reads.
 const maxDeployments = 16
-
-// RecentDeployments lists the repository's deployments of every
-// environment, newest first, back to since: sweep's one listing to find
-// previews whose records outlived their role.
-func (c *Client) RecentDeployments(ctx context.Context, owner, repo string, since time.Time) ([]*github.Deployment, error) {
-	o := op{action: fmt.Sprintf("list deployments of %s/%s", owner, repo), permission: "deployments: read"}
-	var out []*github.Deployment
-	opts := &github.DeploymentsListOptions{ListOptions: github.ListOptions{PerPage: perPage}}
-	for page := 0; page < maxPages; page++ {
-		ds, resp, err := c.gh.Repositories.ListDeployments(ctx, owner, repo, opts)
-		if err != nil {
-			return nil, o.fail(err)
-		}
-		for _, d := range ds {
-			if d.GetCreatedAt().Before(since) {
-				return out, nil
-			}
-			out = append(out, d)
-		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
-	}
-	return out, nil
-}
 
 // CreateDeployment creates a deployment of ref (a commit SHA, preferably)
 // to environment, with no status yet: auto_merge false (GitHub must never

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/report"
@@ -49,11 +50,17 @@ func Down(d Desired, o Observed) (Result, error) {
 		// Nothing was ever announced: a teardown does not start a thread.
 		// Something could not be read: the comment must not say
 		// everything was removed.
-		write := len(o.Comments) > 0 && len(o.Unread) == 0
+		// One that says so already keeps its reason and time: a re-run
+		// after a partial teardown does not rewrite it.
+		revoked := len(o.Comments) > 0 && report.State(o.Comments[0].Body) == report.RevokedState
+		write := len(o.Comments) > 0 && len(o.Unread) == 0 && !revoked
 		rv := revocation(d.Comment.Revocation, d.Gateway != nil, o)
 		b.planComment(d, o, revoke, write, func(plan.Plan) string {
 			return report.DownComment(d.Comment.Preview, rv)
 		})
+		if revoked {
+			b.add(plan.Change{Resource: "github-comment", Name: "#" + strconv.Itoa(d.Comment.Number), Action: plan.NoOp, Detail: "says access was revoked"})
+		}
 	}
 	records := b.writes()
 	deleted := b.planRoleDelete(d, o, records)

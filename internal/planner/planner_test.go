@@ -373,15 +373,3 @@ func TestPure(t *testing.T) {
 		}
 	}
 }
-
-func TestDiffTags(t *testing.T) {
-	desired := map[string]string{naming.TagExpiresAt: "2026-12-09T00:00:00Z", naming.TagHeadSHA: "b", "team": "x"}
-	actual := map[string]string{naming.TagExpiresAt: "2026-12-10T00:00:00Z", naming.TagHeadSHA: "a", naming.TagPrefix + "old": "1", "other": "kept"}
-	set, remove := DiffTags(desired, actual)
-	if want := map[string]string{naming.TagHeadSHA: "b", "team": "x"}; !reflect.DeepEqual(set, want) {
-		t.Errorf("set = %v; want %v (the expiry never moves back)", set, want)
-	}
-	if want := []string{naming.TagPrefix + "old"}; !reflect.DeepEqual(remove, want) {
-		t.Errorf("remove = %v; want %v (others' tags stay)", remove, want)
-	}
-}

@@ -33,7 +33,11 @@ type engine struct {
 	cfg    config.Config
 	output string
 
-	iam     IAMAPI // nil when planning without AWS credentials
+	iam IAMAPI // nil when planning without AWS credentials
+	// reads, when set, is the client observe reads with (sweep's, apart
+	// from the gated writes); else iam.
+	reads   observe.IAM
+	awsCfg  aws.Config
 	sts     observe.STS
 	gh      GitHubAPI // nil: no token, GitHub steps skipped
 	gw      gateway.Driver
@@ -71,6 +75,7 @@ func (e *engine) connect(ctx context.Context, repo preview.Preview, opts ...func
 		}
 		return fmt.Errorf("load AWS credentials: %w", err)
 	}
+	e.awsCfg = awsCfg
 	e.iam = iam.NewFromConfig(awsCfg, opts...)
 	e.sts = sts.NewFromConfig(awsCfg)
 	return nil
@@ -89,6 +94,9 @@ func (e *engine) readers() observe.Clients {
 	c := observe.Clients{Gateway: e.gw}
 	if e.iam != nil {
 		c.IAM, c.STS = e.iam, e.sts
+	}
+	if e.reads != nil {
+		c.IAM = e.reads
 	}
 	if e.gh != nil {
 		c.GitHub = e.gh

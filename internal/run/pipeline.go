@@ -161,7 +161,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		}
 	}
 	if mode == config.ModeSweep {
-		return runSweep(ctx, env, u, cfg, gh, ev)
+		return runSweep(ctx, &engine{env: env, u: u, cfg: cfg, output: output, gh: gh}, ev)
 	}
 	if gh == nil && cfg.TrustScope == policy.ScopeEnvironment && !cfg.DryRun && mode == config.ModeUp {
 		// A trust that names an environment nobody created would let any

@@ -266,13 +266,8 @@ func (s *session) planFor(o planner.Observed) (planner.Result, error) {
 // does not manage (no token, no gateway) are nil.
 func (s *session) desired() planner.Desired {
 	c, st, p := s.cfg, s.state, s.p
-	r := st.Role
 	d := planner.Desired{
-		Role: planner.Role{
-			Name: r.Name, Path: r.Path, Description: r.Description, Trust: r.Trust, Policy: r.Policy,
-			Managed: r.ManagedPolicies, Boundary: r.Boundary, MaxSession: r.MaxSession, Tags: r.Tags,
-			RepositoryID: r.RepositoryID, PullRequest: r.PullRequest,
-		},
+		Role:        st.Role,
 		WaitForRole: c.WaitForRole,
 		Ref:         p.MergeRef(),
 		Comment:     &planner.Comment{Number: p.Number, Marker: report.Marker(p.ID()), Preview: s.reportPreview()},

@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preview-access/preview-access/internal/gateway"
-	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/preview"
@@ -533,8 +532,13 @@ func TestSweepFaultOutlastingRetries(t *testing.T) {
 	if sum := h.summary(); !strings.Contains(sum, "**Failed** (1)") || !strings.Contains(sum, "**Removed** (2)") {
 		t.Errorf("summary:\n%s", sum)
 	}
-	// Its GitHub records still say it is live: they follow the role.
-	h.checkLive(1)
+	// Its permissions are gone, and its GitHub records say so: they
+	// follow the revocation. The role itself stays, the record of the
+	// unfinished teardown (issue 13: the role goes last).
+	if r := h.role(1); r.Policy != nil || len(r.Managed) > 0 {
+		t.Error("role 1 kept its permissions")
+	}
+	h.checkRevoked(1)
 
 	// The fault is over: a re-run finishes the job.
 	if code := h.sweep(); code != 0 {
@@ -645,58 +649,4 @@ func opaHas(t *testing.T, id string) bool {
 func repositoryOf(previewID string) string {
 	id, _, _ := strings.Cut(strings.TrimPrefix(previewID, "gh-"), "-")
 	return id
-}
-
-// countingIAM records how many DeleteRole calls run at once.
-type countingIAM struct {
-	iamrole.API // nil: any other call panics
-	mu          sync.Mutex
-	now, peak   int
-	order       []string
-}
-
-func (c *countingIAM) DeleteRole(ctx context.Context, in *iam.DeleteRoleInput, _ ...func(*iam.Options)) (*iam.DeleteRoleOutput, error) {
-	c.mu.Lock()
-	c.now++
-	c.peak = max(c.peak, c.now)
-	c.order = append(c.order, aws.ToString(in.RoleName))
-	c.mu.Unlock()
-	time.Sleep(5 * time.Millisecond)
-	c.mu.Lock()
-	c.now--
-	c.mu.Unlock()
-	return &iam.DeleteRoleOutput{}, nil
-}
-
-func TestGatedWritesBoundsWritesInFlight(t *testing.T) {
-	t.Parallel()
-	c := &countingIAM{}
-	g := gateWrites(c, 3)
-	var wg sync.WaitGroup
-	for i := range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := g.DeleteRole(context.Background(), &iam.DeleteRoleInput{RoleName: aws.String(strconv.Itoa(i))}); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if c.peak != 3 || len(c.order) != 30 {
-		t.Errorf("peak %d of %d calls; want 3 of 30", c.peak, len(c.order))
-	}
-
-	// A caller whose deadline passes while it waits gets the context's
-	// error and makes no call.
-	full := gateWrites(c, 1)
-	full.sem <- struct{}{}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	if _, err := full.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("late")}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("DeleteRole while the gate is full = %v; want the deadline", err)
-	}
-	if slices.Contains(c.order, "late") {
-		t.Error("the late call reached IAM")
-	}
 }

@@ -1,14 +1,10 @@
 package run
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/preview-access/preview-access/internal/testenv"
 )
@@ -102,29 +98,38 @@ func TestStaleDeploymentsAreDeactivated(t *testing.T) {
 	}
 }
 
-// TestSweepFindsRecordsThatOutlivedTheirRole: the role of a closed PR is
-// gone but its deployment still says success and its comment still offers
-// access (a teardown that failed on GitHub). Sweep finds them through the
-// repository's deployments and revokes them; a second sweep writes nothing.
-func TestSweepFindsRecordsThatOutlivedTheirRole(t *testing.T) {
+// TestSweepFinishesATeardownThatFailedOnGitHub: a teardown that revoked
+// the role's permissions but could not update GitHub (its comment still
+// offers access) leaves the role, without permissions, as the record of
+// what is unfinished: down deletes the role last. The next sweep finds the
+// role, updates the records and removes it; a second sweep writes
+// nothing. (Before issue 13 down deleted the role first, and sweep had to
+// search every closed PR's deployments for records that outlived it.)
+func TestSweepFinishesATeardownThatFailedOnGitHub(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.open(5, 6)
-	// Teardown removed PR 5's role, then GitHub failed.
-	ctx := context.Background()
-	h.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(h.roleName(5)), PolicyName: aws.String("preview-access")})
-	if _, err := h.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(h.roleName(5))}); err != nil {
-		t.Fatal(err)
-	}
 	h.gh.ClosePullRequest(h.owner, h.repo, 5, true)
+	h.gh.FailNext("PATCH", "/repos/*/*/issues/comments/*", 20, http.StatusBadGateway)
+	h.event("pull_request_target", "pull_request_target.closed.merged.json", replace(`"number": 42`, `"number": 5`))
+	if code := h.run(); code != ExitError {
+		t.Fatalf("down with GitHub failing: exit %d; want 1", code)
+	}
+	if r := h.role(5); !r.Exists || r.Policy != nil {
+		t.Fatalf("after the failed down: role exists %t, policy %s; want the role kept without its policy", r.Exists, r.Policy)
+	}
+	h.gh.ResetFaults()
 
 	h.set("dry-run", "true")
-	if code := h.sweep(); code != 0 || !strings.Contains(h.stdout.String(), "inactive: pull request 5 is closed") {
-		t.Fatalf("dry run: exit %d; want the stale deployment planned:\n%s", code, h.stdout.String())
+	if code := h.sweep(); code != 0 || !strings.Contains(h.stdout.String(), h.roleName(5)) {
+		t.Fatalf("dry run: exit %d; want the revoked role planned:\n%s", code, h.stdout.String())
 	}
 	h.set("dry-run", "false")
 	if code := h.sweep(); code != 0 {
 		t.Fatalf("sweep: exit %d", code)
+	}
+	if h.role(5).Exists {
+		t.Error("sweep left the revoked role")
 	}
 	h.checkRevoked(5)
 	h.checkLive(6)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/preview-access/preview-access/internal/iamrole"
 	"github.com/preview-access/preview-access/internal/naming"
 )
 
@@ -61,7 +60,7 @@ func Classify(roles []Role, repositoryID string, open map[int]bool, now time.Tim
 			d.Verdict, d.Reason = Skip, "no valid "+naming.TagPullRequest+" tag"
 		default:
 			d.PR = pr
-			exp, hasExp := iamrole.Expiry(r.Tags)
+			exp, hasExp := naming.Expiry(r.Tags)
 			switch {
 			case hasExp && !now.Before(exp):
 				d.Verdict, d.Reason, d.Expired = Remove, "expired at "+exp.UTC().Format(time.RFC3339), true

@@ -221,6 +221,13 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// ResetFaults drops the faults not yet used up.
+func (s *Server) ResetFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // FailNext answers the next times requests matching method and pattern
 // with status (e.g. 502) and GitHub's error body.
 func (s *Server) FailNext(method, pattern string, times, status int) {

@@ -1,51 +1,82 @@
-package iamrole
+package apply
 
 import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/internal/plan"
+	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/internal/testenv/faultproxy"
 )
 
 // setup gives a test its own role name and path behind a fault proxy in
 // front of the shared moto server.
-func setup(t *testing.T) (*faultproxy.Proxy, *iam.Client, Desired) {
+func setup(t *testing.T) (*faultproxy.Proxy, *iam.Client, *planner.Role) {
 	t.Helper()
 	proxy := faultproxy.New(t, testenv.MotoURL(t))
 	client := testenv.IAMClient(t, proxy.URL())
 	owner, repo := testenv.UniqueRepo(t)
-	d := desired()
+	d := &planner.Role{
+		Description: "d", MaxSession: 3600,
+		Policy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`),
+		Tags: map[string]string{
+			naming.TagManagedBy: naming.ManagedByValue, naming.TagRepositoryID: "7", naming.TagPullRequest: "1",
+			naming.TagExpiresAt: "2026-12-01T00:00:00Z",
+		},
+		RepositoryID: "7", PullRequest: "1",
+	}
 	d.Name = "preview-" + owner + "." + repo + "-pr-1"
 	d.Path = "/preview-access/" + owner + "/" + repo + "/"
-	d.ManagedPolicies = nil // moto has no AWS managed policies to attach
-	d.Boundary = ""
 	d.Trust = []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}]}`)
 	return proxy, client, d
 }
 
-func converge(t *testing.T, ctx context.Context, api API, d Desired) []plan.Change {
+// nopLog drops what applying says.
+type nopLog struct{}
+
+func (nopLog) Info(string, ...any)    {}
+func (nopLog) Notice(string, ...any)  {}
+func (nopLog) Warning(string, ...any) {}
+
+func applier(api *iam.Client) *Applier { return &Applier{IAM: api, Log: nopLog{}} }
+
+// planUp observes the role and plans Up for it alone.
+func planUp(t *testing.T, ctx context.Context, api *iam.Client, d *planner.Role) (planner.Result, error) {
 	t.Helper()
-	o, err := Observe(ctx, api, d.Name, false)
+	o, err := observe.Role(ctx, api, d.Name, false)
 	if err != nil {
-		t.Fatalf("Observe: %v", err)
+		t.Fatalf("observe: %v", err)
 	}
-	steps, _, err := PlanUp(d, o, time.Now())
+	return planner.Up(planner.Desired{Role: *d}, planner.Observed{Role: o})
+}
+
+func planDown(t *testing.T, ctx context.Context, api *iam.Client, d *planner.Role) (planner.Result, error) {
+	t.Helper()
+	o, err := observe.Role(ctx, api, d.Name, true)
 	if err != nil {
-		t.Fatalf("PlanUp: %v", err)
+		t.Fatalf("observe: %v", err)
 	}
-	if err := Apply(ctx, api, steps); err != nil {
+	return planner.Down(planner.Desired{Role: *d}, planner.Observed{Role: o})
+}
+
+func converge(t *testing.T, ctx context.Context, api *iam.Client, d *planner.Role) []plan.Change {
+	t.Helper()
+	r, err := planUp(t, ctx, api, d)
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if err := applier(api).Apply(ctx, r.Plan); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	return Changes(steps)
+	return r.Plan.Shown()
 }
 
 func TestUpIsIdempotentAgainstMoto(t *testing.T) {
@@ -79,7 +110,7 @@ func TestUpIsIdempotentAgainstMoto(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{"UpdateRole": 1, "TagRole": 1}, writes(proxy)); diff != "" {
 		t.Errorf("update: writes (-want +got):\n%s", diff)
 	}
-	o, err := Observe(ctx, client, d.Name, false)
+	o, err := observe.Role(ctx, client, d.Name, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,29 +126,24 @@ func TestDownAgainstMoto(t *testing.T) {
 	converge(t, ctx, client, d)
 
 	proxy.Reset()
-	o, err := Observe(ctx, client, d.Name, true)
+	r, err := planDown(t, ctx, client, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, _, err := PlanDown(d.Name, o, d.Teardown())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Apply(ctx, client, steps); err != nil {
+	if err := applier(client).Apply(ctx, r.Plan); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]int{"DeleteRolePolicy": 1, "DeleteRole": 1}, writes(proxy)); diff != "" {
 		t.Errorf("down: writes (-want +got):\n%s", diff)
 	}
-	if o, err := Observe(ctx, client, d.Name, true); err != nil || o.Exists {
+	if o, err := observe.Role(ctx, client, d.Name, true); err != nil || o.Exists {
 		t.Errorf("after down: exists=%t err=%v; want gone", o.Exists, err)
 	}
 
 	// Down of nothing succeeds and writes nothing.
 	proxy.Reset()
-	o, _ = Observe(ctx, client, d.Name, true)
-	steps, _, err = PlanDown(d.Name, o, d.Teardown())
-	if err != nil || Apply(ctx, client, steps) != nil || proxy.Writes() != 0 {
+	r, err = planDown(t, ctx, client, d)
+	if err != nil || applier(client).Apply(ctx, r.Plan) != nil || proxy.Writes() != 0 {
 		t.Errorf("down of nothing: err=%v writes=%d; want success and no writes", err, proxy.Writes())
 	}
 }
@@ -131,15 +157,11 @@ func TestForeignRoleIsLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.Reset()
-	o, err := Observe(ctx, client, d.Name, true)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := planUp(t, ctx, client, d); err == nil {
+		t.Error("Up of a foreign role succeeded; want an ownership error")
 	}
-	if _, _, err := PlanUp(d, o, time.Now()); err == nil {
-		t.Error("PlanUp of a foreign role succeeded; want an ownership error")
-	}
-	if _, _, err := PlanDown(d.Name, o, d.Teardown()); err == nil {
-		t.Error("PlanDown of a foreign role succeeded; want an ownership error")
+	if _, err := planDown(t, ctx, client, d); err == nil {
+		t.Error("Down of a foreign role succeeded; want an ownership error")
 	}
 	if proxy.Writes() != 0 {
 		t.Errorf("%d writes to a foreign role; want 0", proxy.Writes())
@@ -155,12 +177,8 @@ func TestDownStopsOnForeignAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.Reset()
-	o, err := Observe(ctx, client, d.Name, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := PlanDown(d.Name, o, d.Teardown()); err == nil {
-		t.Fatal("PlanDown succeeded with a foreign inline policy; want an error naming it")
+	if _, err := planDown(t, ctx, client, d); err == nil {
+		t.Fatal("Down succeeded with a foreign inline policy; want an error naming it")
 	}
 	if proxy.Writes() != 0 {
 		t.Errorf("%d writes; want 0: nothing is removed when teardown refuses", proxy.Writes())
@@ -178,7 +196,7 @@ func TestRetriesUnderFaults(t *testing.T) {
 			if got := proxy.Count(action); got != 3 {
 				t.Errorf("%s called %d times; want 3 (two 500s retried)", action, got)
 			}
-			o, err := Observe(context.Background(), client, d.Name, false)
+			o, err := observe.Role(context.Background(), client, d.Name, false)
 			if err != nil || !o.Exists || o.Policy == nil {
 				t.Errorf("after retries: exists=%t policy=%t err=%v", o.Exists, o.Policy != nil, err)
 			}
@@ -190,14 +208,13 @@ func TestCreateRaceIsReported(t *testing.T) {
 	t.Parallel()
 	_, client, d := setup(t)
 	ctx := context.Background()
-	o, err := Observe(ctx, client, d.Name, false)
+	r, err := planUp(t, ctx, client, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, _, _ := PlanUp(d, o, time.Now())
 	// Another run creates the role between observe and apply.
 	converge(t, ctx, client, d)
-	err = Apply(ctx, client, steps)
+	err = applier(client).Apply(ctx, r.Plan)
 	if err == nil || !isRaced(err) {
 		t.Fatalf("Apply after a concurrent create = %v; want ErrRaced", err)
 	}
