@@ -23,7 +23,7 @@ import (
 // the design: the provisioner's policy is only as tight as these are stable.
 const (
 	// DefaultOIDCHost is GitHub's OIDC issuer host for github.com.
-	DefaultOIDCHost = "token.actions.githubusercontent.com"
+	DefaultOIDCHost = policy.GitHubOIDCHost
 	// Audience is the aud that aws-actions/configure-aws-credentials requests.
 	Audience = policy.DefaultAudience
 
@@ -331,9 +331,10 @@ func (o Options) OIDCProviderARN() string {
 	return "arn:" + d.Partition + ":iam::" + d.AccountID + ":oidc-provider/" + d.OIDCHost
 }
 
-// PreviewRolePath is the IAM path of this repository's preview roles.
+// PreviewRolePath is the IAM path of this repository's preview roles: the
+// role-path input's default, rendered as the action renders it.
 func (o Options) PreviewRolePath() string {
-	return "/preview-access/" + o.Owner + "/" + o.Repo + "/"
+	return naming.Path(naming.DefaultPathTemplate, naming.NameVars(preview.Preview{Owner: o.Owner, Repo: o.Repo}))
 }
 
 // PreviewRoleARNPattern matches every preview role of this repository.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/preview-access/preview-access/internal/endpoint"
 
-	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/policy"
 )
@@ -75,10 +74,6 @@ type Config struct {
 	AccessFileExplicit bool
 
 	Concurrency int
-
-	// Offline plans against an empty account and reads neither AWS nor
-	// GitHub: the built-in sample, whose account is not the caller's.
-	Offline bool
 }
 
 // LogValue keeps secrets out of logs.
@@ -147,191 +142,264 @@ func PartitionOf(region string) string {
 
 // Load reads every input through lookup (which returns "" for an unset
 // input) and validates it. The returned error joins one *InputError per
-// problem.
+// problem. Load is pure: it reads nothing but lookup, and the Config it
+// returns is a value no later step changes.
 func Load(lookup func(name string) string) (Config, error) {
-	var errs []error
-	bad := func(in, what, fix string) { errs = append(errs, &InputError{in, what, fix}) }
-	get := func(name string) string {
-		v := strings.TrimSpace(lookup(name))
-		if v == "" {
-			return Default(name)
-		}
+	// The readers go in the order action.yml shows the inputs, and so do
+	// the errors.
+	r := &reader{lookup: lookup}
+	var c Config
+	r.mode(&c)
+	r.aws(&c)
+	r.trust(&c)
+	r.role(&c)
+	r.limits(&c)
+	r.github(&c)
+	r.gateway(&c)
+	r.accessFile(&c)
+	c.Concurrency = r.integer("concurrency", 1, 32)
+	return c, errors.Join(r.errs...)
+}
+
+// reader reads inputs and collects their problems.
+type reader struct {
+	lookup func(string) string
+	errs   []error
+}
+
+func (r *reader) bad(input, what, fix string) { r.errs = append(r.errs, &InputError{input, what, fix}) }
+
+// get is the input's value, trimmed, or its default.
+func (r *reader) get(name string) string {
+	if v := strings.TrimSpace(r.lookup(name)); v != "" {
 		return v
 	}
-	boolean := func(name string) bool {
-		switch v := get(name); v {
-		case "true", "True", "TRUE":
-			return true
-		case "false", "False", "FALSE":
-			return false
-		default:
-			bad(name, fmt.Sprintf("%q is not a boolean", v), "use true or false")
-			return false
-		}
-	}
-	integer := func(name string, lo, hi int) int {
-		v := get(name)
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			bad(name, fmt.Sprintf("%q is not a whole number", v), fmt.Sprintf("use a number from %d to %d", lo, hi))
-			return 0
-		}
-		if n < lo || n > hi {
-			bad(name, fmt.Sprintf("%d is out of range", n), fmt.Sprintf("use a number from %d to %d", lo, hi))
-		}
-		return n
-	}
+	return Default(name)
+}
 
-	var c Config
-	c.Mode = get("mode")
+func (r *reader) boolean(name string) bool {
+	switch v := r.get(name); v {
+	case "true", "True", "TRUE":
+		return true
+	case "false", "False", "FALSE":
+		return false
+	default:
+		r.bad(name, fmt.Sprintf("%q is not a boolean", v), "use true or false")
+		return false
+	}
+}
+
+func (r *reader) integer(name string, lo, hi int) int {
+	v := r.get(name)
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.bad(name, fmt.Sprintf("%q is not a whole number", v), fmt.Sprintf("use a number from %d to %d", lo, hi))
+		return 0
+	}
+	if n < lo || n > hi {
+		r.bad(name, fmt.Sprintf("%d is out of range", n), fmt.Sprintf("use a number from %d to %d", lo, hi))
+	}
+	return n
+}
+
+// template checks a naming template's placeholders.
+func (r *reader) template(input, tmpl string, allowed ...string) bool {
+	if err := naming.CheckTemplate(input, tmpl, allowed...); err != nil {
+		r.errs = append(r.errs, asInputErrors(input, err)...)
+		return false
+	}
+	return true
+}
+
+// mode reads what the run does, and for which pull request.
+func (r *reader) mode(c *Config) {
+	c.Mode = r.get("mode")
 	switch c.Mode {
 	case ModeAuto, ModePlan, ModeUp, ModeDown, ModeSweep:
 	default:
-		bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down or sweep")
+		r.bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down or sweep")
 	}
-	if v := get("pr"); v != "" {
+	if v := r.get("pr"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			bad("pr", fmt.Sprintf("%q is not a pull request number", v), "use a positive whole number")
+			r.bad("pr", fmt.Sprintf("%q is not a pull request number", v), "use a positive whole number")
 		}
 		c.PR = n
 	}
+}
 
-	c.Region = get("aws-region")
+// limits reads the dry run, the deadline and the wait for a new role.
+func (r *reader) limits(c *Config) {
+	// Mode plan is a dry run of what auto would do.
+	c.DryRun = r.boolean("dry-run") || c.Mode == ModePlan
+	if d, err := time.ParseDuration(r.get("timeout")); err != nil || d < 10*time.Second || d > time.Hour {
+		r.bad("timeout", fmt.Sprintf("%q is not a duration from 10s to 1h", r.get("timeout")), "use e.g. 90s or 5m")
+	} else {
+		c.Timeout = d
+	}
+	c.WaitForRole = r.boolean("wait-for-role")
+}
+
+// aws reads the region, partition, account and OIDC provider.
+func (r *reader) aws(c *Config) {
+	c.Region = r.get("aws-region")
 	if c.Region == "" {
-		c.Region = strings.TrimSpace(lookup("AWS_REGION"))
+		c.Region = strings.TrimSpace(r.lookup("AWS_REGION"))
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
 	}
 	if !regionRE.MatchString(c.Region) {
-		bad("aws-region", fmt.Sprintf("%q is not an AWS region", c.Region), "use a region code such as us-east-1")
+		r.bad("aws-region", fmt.Sprintf("%q is not an AWS region", c.Region), "use a region code such as us-east-1")
 	}
 	c.Partition = PartitionOf(c.Region)
 
-	c.AccountID = get("account-id")
+	c.AccountID = r.get("account-id")
 	if c.AccountID != "" && !accountRE.MatchString(c.AccountID) {
-		bad("account-id", fmt.Sprintf("%q is not a 12-digit AWS account id", c.AccountID), "use the 12 digits, or leave it empty to read it with sts:GetCallerIdentity")
+		r.bad("account-id", fmt.Sprintf("%q is not a 12-digit AWS account id", c.AccountID), "use the 12 digits, or leave it empty to read it with sts:GetCallerIdentity")
 		c.AccountID = "" // one problem, one error: no cross-checks against it
 	}
-
-	c.OIDCProviderARN = get("oidc-provider-arn")
-	if c.OIDCProviderARN != "" {
-		if m := providerRE.FindStringSubmatch(c.OIDCProviderARN); m == nil {
-			bad("oidc-provider-arn", fmt.Sprintf("%q is not an IAM OIDC provider ARN", c.OIDCProviderARN), "use arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com")
-		} else {
-			if m[1] != c.Partition {
-				bad("oidc-provider-arn", fmt.Sprintf("partition %q does not match region %s (partition %s)", m[1], c.Region, c.Partition), "use the provider of the account the roles are created in")
-			}
-			if c.AccountID != "" && m[2] != c.AccountID {
-				bad("oidc-provider-arn", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "the provider must be in the account of the roles")
-			}
-		}
+	c.OIDCProviderARN = r.get("oidc-provider-arn")
+	if c.OIDCProviderARN == "" {
+		return
 	}
+	m := providerRE.FindStringSubmatch(c.OIDCProviderARN)
+	switch {
+	case m == nil:
+		r.bad("oidc-provider-arn", fmt.Sprintf("%q is not an IAM OIDC provider ARN", c.OIDCProviderARN), "use arn:aws:iam::ACCOUNT:oidc-provider/"+policy.GitHubOIDCHost)
+	case m[1] != c.Partition:
+		r.bad("oidc-provider-arn", fmt.Sprintf("partition %q does not match region %s (partition %s)", m[1], c.Region, c.Partition), "use the provider of the account the roles are created in")
+	case c.AccountID != "" && m[2] != c.AccountID:
+		r.bad("oidc-provider-arn", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "the provider must be in the account of the roles")
+	}
+}
 
-	c.Audience = get("audience")
+// trust reads what the trust policy binds the role to.
+func (r *reader) trust(c *Config) {
+	c.Audience = r.get("audience")
 	if a := c.Audience; len(a) > 255 || strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 || strings.ContainsAny(a, "*?${}") {
-		bad("audience", fmt.Sprintf("%q is not a plain audience", a), "use the OIDC provider's client id exactly, e.g. sts.amazonaws.com: printable ASCII, no spaces, wildcards or ${…}, at most 255 characters")
+		r.bad("audience", fmt.Sprintf("%q is not a plain audience", a), "use the OIDC provider's client id exactly, e.g. "+policy.DefaultAudience+": printable ASCII, no spaces, wildcards or ${…}, at most 255 characters")
 	}
-	c.TrustScope = get("trust-scope")
+	c.TrustScope = r.get("trust-scope")
 	if c.TrustScope != policy.ScopeRef && c.TrustScope != policy.ScopeEnvironment {
-		bad("trust-scope", fmt.Sprintf("%q is not a trust scope", c.TrustScope), "use ref or environment")
+		r.bad("trust-scope", fmt.Sprintf("%q is not a trust scope", c.TrustScope), "use ref or environment")
 	}
-	nameVars := []string{"owner", "repo", "number", "repository_id", "owner_id"}
-	c.EnvironmentTemplate = get("environment-template")
-	if err := naming.CheckTemplate("environment-template", c.EnvironmentTemplate, "number", "owner", "repo", "repository_id"); err != nil {
-		errs = append(errs, asInputErrors("environment-template", err)...)
-	} else if !strings.Contains(c.EnvironmentTemplate, "{number}") {
+	c.EnvironmentTemplate = r.get("environment-template")
+	if r.template("environment-template", c.EnvironmentTemplate, "number", "owner", "repo", "repository_id") && !strings.Contains(c.EnvironmentTemplate, "{number}") {
 		// The action rewrites the environment's branch policies and deletes
 		// it on teardown: it must be the PR's own, never a shared one.
-		bad("environment-template", "must contain {number}", "each PR needs its own environment, e.g. preview-pr-{number}")
+		r.bad("environment-template", "must contain {number}", "each PR needs its own environment, e.g. preview-pr-{number}")
 	}
-	c.SubjectTemplate = get("subject-template")
-	if c.SubjectTemplate != "" {
-		if err := naming.CheckTemplate("subject-template", c.SubjectTemplate, "owner", "repo", "owner_id", "repository_id", "environment", "number"); err != nil {
-			errs = append(errs, asInputErrors("subject-template", err)...)
-		}
+	c.SubjectTemplate = r.get("subject-template")
+	switch {
+	case c.SubjectTemplate != "":
+		r.template("subject-template", c.SubjectTemplate, "owner", "repo", "owner_id", "repository_id", "environment", "number")
 		if strings.ContainsAny(c.SubjectTemplate, "*?") || strings.IndexFunc(c.SubjectTemplate, isSpaceOrControl) >= 0 {
-			bad("subject-template", "must not contain wildcards (* ?), spaces or control characters", "write the exact sub claim; the trust policy compares it with StringEquals")
+			r.bad("subject-template", "must not contain wildcards (* ?), spaces or control characters", "write the exact sub claim; the trust policy compares it with StringEquals")
 		}
-	} else if c.TrustScope == policy.ScopeEnvironment {
+	case c.TrustScope == policy.ScopeEnvironment:
 		c.SubjectTemplate = "repo:{owner}/{repo}:environment:{environment}"
-	} else {
+	default:
 		c.SubjectTemplate = "repo:{owner}/{repo}:pull_request"
 	}
 	if c.TrustScope == policy.ScopeRef && strings.Contains(c.SubjectTemplate, "{environment}") {
-		bad("subject-template", "uses {environment} but trust-scope is ref", "set trust-scope: environment, or remove {environment}")
+		r.bad("subject-template", "uses {environment} but trust-scope is ref", "set trust-scope: environment, or remove {environment}")
 	}
-	c.RoleNameTemplate = get("role-name-template")
-	if err := naming.CheckTemplate("role-name-template", c.RoleNameTemplate, nameVars...); err != nil {
-		errs = append(errs, asInputErrors("role-name-template", err)...)
-	} else if !strings.Contains(c.RoleNameTemplate, "{number}") {
-		bad("role-name-template", "must contain {number}", "each PR needs its own role; add {number}")
+}
+
+var nameVars = []string{"owner", "repo", "number", "repository_id", "owner_id"}
+
+// role reads the role's name, path and permissions.
+func (r *reader) role(c *Config) {
+	c.RoleNameTemplate = r.get("role-name-template")
+	if r.template("role-name-template", c.RoleNameTemplate, nameVars...) && !strings.Contains(c.RoleNameTemplate, "{number}") {
+		r.bad("role-name-template", "must contain {number}", "each PR needs its own role; add {number}")
 	}
-	c.RolePathTemplate = get("role-path")
-	if err := naming.CheckTemplate("role-path", c.RolePathTemplate, nameVars...); err != nil {
-		errs = append(errs, asInputErrors("role-path", err)...)
-	} else {
-		sample := naming.Path(c.RolePathTemplate, naming.Vars{"owner": "o", "repo": "r", "number": "1", "repository_id": "1", "owner_id": "1"})
-		lit := placeholderRE.ReplaceAllString(c.RolePathTemplate, "")
-		switch {
-		case strings.IndexFunc(lit, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_.-", r))
-		}) >= 0:
-			bad("role-path", fmt.Sprintf("%q has characters other than letters, digits and /_.-", c.RolePathTemplate), "a * or ? would widen the ARN patterns bootstrap writes for the path")
-		case !naming.ValidPath(sample) || sample == "/":
-			bad("role-path", fmt.Sprintf("%q is not an IAM path of its own", c.RolePathTemplate), "start and end with /, e.g. /preview-access/{owner}/{repo}/; / alone would let sweep see every role")
-		}
-		if strings.Contains(c.RolePathTemplate, "{number}") {
-			bad("role-path", "must not contain {number}", "sweep lists one path for all PRs of the repository")
-		}
+	c.RolePathTemplate = r.get("role-path")
+	r.rolePath(c.RolePathTemplate)
+	c.PermissionsTemplate = r.get("permissions-template")
+	if p := c.PermissionsTemplate; p != "" && (strings.HasPrefix(p, "/") || strings.Contains(p, "..") || strings.ContainsAny(p, "\\\x00")) {
+		r.bad("permissions-template", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-role.json")
 	}
-	c.PermissionsTemplate = get("permissions-template")
-	if p := c.PermissionsTemplate; p != "" {
-		if strings.HasPrefix(p, "/") || strings.Contains(p, "..") || strings.ContainsAny(p, "\\\x00") {
-			bad("permissions-template", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-role.json")
-		}
-	}
-	for _, a := range splitList(get("managed-policy-arns")) {
-		if m := policyRE.FindStringSubmatch(a); m == nil {
-			bad("managed-policy-arns", fmt.Sprintf("%q is not an IAM policy ARN", a), "use arn:aws:iam::ACCOUNT:policy/NAME")
-		} else if m[1] != c.Partition {
-			bad("managed-policy-arns", fmt.Sprintf("%q is in partition %s, not %s of region %s", a, m[1], c.Partition, c.Region), "use a policy of the roles' partition")
-		} else if strings.ContainsAny(a, "*?") {
-			bad("managed-policy-arns", fmt.Sprintf("%q contains a wildcard", a), "name one policy")
-		} else {
-			c.ManagedPolicyARNs = append(c.ManagedPolicyARNs, a)
-		}
-	}
-	if len(c.ManagedPolicyARNs) > 10 {
-		bad("managed-policy-arns", fmt.Sprintf("%d policies exceed IAM's default of 10 per role", len(c.ManagedPolicyARNs)), "combine policies")
-	}
-	c.AllowMissingBound = boolean("allow-missing-boundary")
-	c.PermissionsBoundary = get("permissions-boundary")
-	if b := c.PermissionsBoundary; b != "" {
-		if m := policyRE.FindStringSubmatch(b); m == nil || strings.ContainsAny(b, "*?") {
-			bad("permissions-boundary", fmt.Sprintf("%q is not an IAM policy ARN", b), "use arn:aws:iam::ACCOUNT:policy/NAME (bootstrap prints one)")
-		} else {
-			if m[1] != c.Partition {
-				bad("permissions-boundary", fmt.Sprintf("%q is in partition %s, not %s of region %s", b, m[1], c.Partition, c.Region), "use a boundary of the roles' partition")
-			}
-			if c.AccountID != "" && m[2] != "aws" && m[2] != c.AccountID {
-				bad("permissions-boundary", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "use a policy of the roles' account")
-			}
-		}
-	}
-	c.AllowIAMWildcards = boolean("allow-iam-wildcards")
-	c.MaxSessionDuration = int32(integer("max-session-duration", 3600, 43200))
-	if d, err := ParseTTL(get("ttl")); err != nil {
-		bad("ttl", err.Error(), "use a duration from 1h to 90d, such as 36h or 7d")
+	c.ManagedPolicyARNs = r.managedPolicies(c.Partition, c.Region)
+	c.AllowMissingBound = r.boolean("allow-missing-boundary")
+	c.PermissionsBoundary = r.get("permissions-boundary")
+	r.boundary(c)
+	c.AllowIAMWildcards = r.boolean("allow-iam-wildcards")
+	c.MaxSessionDuration = int32(r.integer("max-session-duration", 3600, 43200))
+	if d, err := ParseTTL(r.get("ttl")); err != nil {
+		r.bad("ttl", err.Error(), "use a duration from 1h to 90d, such as 36h or 7d")
 	} else {
 		c.TTL = d
 	}
-	c.Tags = map[string]string{}
-	// IAM tag keys are case-insensitive: Team and team are one tag, and
-	// Preview-Access:managed-by is the tool's own.
+	c.Tags = r.tags()
+	c.TrustSizeLimit = r.integer("trust-policy-size-limit", policy.DefaultTrustSizeLimit, 8192)
+}
+
+func (r *reader) rolePath(tmpl string) {
+	if !r.template("role-path", tmpl, nameVars...) {
+		return
+	}
+	sample := naming.Path(tmpl, naming.Vars{"owner": "o", "repo": "r", "number": "1", "repository_id": "1", "owner_id": "1"})
+	lit := placeholderRE.ReplaceAllString(tmpl, "")
+	switch {
+	case strings.IndexFunc(lit, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_.-", r))
+	}) >= 0:
+		r.bad("role-path", fmt.Sprintf("%q has characters other than letters, digits and /_.-", tmpl), "a * or ? would widen the ARN patterns bootstrap writes for the path")
+	case !naming.ValidPath(sample) || sample == "/":
+		r.bad("role-path", fmt.Sprintf("%q is not an IAM path of its own", tmpl), "start and end with /, e.g. "+naming.DefaultPathTemplate+"; / alone would let sweep see every role")
+	}
+	if strings.Contains(tmpl, "{number}") {
+		r.bad("role-path", "must not contain {number}", "sweep lists one path for all PRs of the repository")
+	}
+}
+
+func (r *reader) managedPolicies(partition, region string) []string {
+	var out []string
+	for _, a := range splitList(r.get("managed-policy-arns")) {
+		m := policyRE.FindStringSubmatch(a)
+		switch {
+		case m == nil:
+			r.bad("managed-policy-arns", fmt.Sprintf("%q is not an IAM policy ARN", a), "use arn:aws:iam::ACCOUNT:policy/NAME")
+		case m[1] != partition:
+			r.bad("managed-policy-arns", fmt.Sprintf("%q is in partition %s, not %s of region %s", a, m[1], partition, region), "use a policy of the roles' partition")
+		case strings.ContainsAny(a, "*?"):
+			r.bad("managed-policy-arns", fmt.Sprintf("%q contains a wildcard", a), "name one policy")
+		default:
+			out = append(out, a)
+		}
+	}
+	if len(out) > 10 {
+		r.bad("managed-policy-arns", fmt.Sprintf("%d policies exceed IAM's default of 10 per role", len(out)), "combine policies")
+	}
+	return out
+}
+
+func (r *reader) boundary(c *Config) {
+	b := c.PermissionsBoundary
+	if b == "" {
+		return
+	}
+	m := policyRE.FindStringSubmatch(b)
+	if m == nil || strings.ContainsAny(b, "*?") {
+		r.bad("permissions-boundary", fmt.Sprintf("%q is not an IAM policy ARN", b), "use arn:aws:iam::ACCOUNT:policy/NAME (bootstrap prints one)")
+		return
+	}
+	if m[1] != c.Partition {
+		r.bad("permissions-boundary", fmt.Sprintf("%q is in partition %s, not %s of region %s", b, m[1], c.Partition, c.Region), "use a boundary of the roles' partition")
+	}
+	if c.AccountID != "" && m[2] != "aws" && m[2] != c.AccountID {
+		r.bad("permissions-boundary", fmt.Sprintf("account %s differs from account-id %s", m[2], c.AccountID), "use a policy of the roles' account")
+	}
+}
+
+// tags reads the extra role tags. IAM tag keys are case-insensitive: Team
+// and team are one tag, and Preview-Access:managed-by is the tool's own.
+func (r *reader) tags() map[string]string {
+	tags := map[string]string{}
 	seenKey := map[string]int{}
-	for i, line := range strings.Split(get("tags"), "\n") {
+	for i, line := range strings.Split(r.get("tags"), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -341,90 +409,105 @@ func Load(lookup func(name string) string) (Config, error) {
 		lower := strings.ToLower(k)
 		switch {
 		case !ok:
-			bad("tags", fmt.Sprintf("line %d %q is not key=value", i+1, line), "write one key=value per line")
+			r.bad("tags", fmt.Sprintf("line %d %q is not key=value", i+1, line), "write one key=value per line")
 		case !naming.ValidTagKey(k) || strings.HasPrefix(lower, naming.TagPrefix):
-			bad("tags", fmt.Sprintf("line %d: key %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 128, not starting with aws: or preview-access: in any case")
+			r.bad("tags", fmt.Sprintf("line %d: key %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 128, not starting with aws: or preview-access: in any case")
 		case !naming.ValidTagValue(v):
-			bad("tags", fmt.Sprintf("line %d: value of %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 256")
+			r.bad("tags", fmt.Sprintf("line %d: value of %q is not allowed", i+1, k), "use letters, digits, spaces and _.:/=+-@, at most 256")
 		case seenKey[lower] > 0:
-			bad("tags", fmt.Sprintf("line %d: key %q is repeated (line %d has it; IAM tag keys are case-insensitive)", i+1, k, seenKey[lower]), "give each key once")
+			r.bad("tags", fmt.Sprintf("line %d: key %q is repeated (line %d has it; IAM tag keys are case-insensitive)", i+1, k, seenKey[lower]), "give each key once")
 		default:
 			seenKey[lower] = i + 1
-			c.Tags[k] = v
+			tags[k] = v
 		}
 	}
-	if len(c.Tags) > 40 {
-		bad("tags", fmt.Sprintf("%d tags with the action's own exceed IAM's 50 per role", len(c.Tags)+6), "use at most 40 extra tags")
+	if len(tags) > 40 {
+		r.bad("tags", fmt.Sprintf("%d tags with the action's own exceed IAM's 50 per role", len(tags)+6), "use at most 40 extra tags")
 	}
-	c.TrustSizeLimit = integer("trust-policy-size-limit", policy.DefaultTrustSizeLimit, 8192)
-	c.DryRun = boolean("dry-run")
-	if d, err := time.ParseDuration(get("timeout")); err != nil || d < 10*time.Second || d > time.Hour {
-		bad("timeout", fmt.Sprintf("%q is not a duration from 10s to 1h", get("timeout")), "use e.g. 90s or 5m")
-	} else {
-		c.Timeout = d
-	}
-	c.WaitForRole = boolean("wait-for-role")
+	return tags
+}
 
-	c.GitHubToken = strings.TrimSpace(lookup("github-token"))
+// github reads the GitHub side: token, forks, comment, deployment and the
+// preview's URL.
+func (r *reader) github(c *Config) {
+	c.GitHubToken = strings.TrimSpace(r.lookup("github-token"))
 	if strings.Contains(c.GitHubToken, "${{") {
 		c.GitHubToken = "" // an unexpanded default: the CLI outside Actions
 	}
-	c.AllowForks = boolean("allow-forks")
-	c.Comment = boolean("comment")
-	c.Deployment = boolean("deployment")
-	c.PreviewURL = get("preview-url")
-	if u := c.PreviewURL; u != "" {
-		if err := naming.CheckTemplate("preview-url", u, "number", "owner", "repo", "repository_id"); err != nil {
-			errs = append(errs, asInputErrors("preview-url", err)...)
-		} else {
-			sample := naming.Expand(u, naming.Vars{"number": "1", "owner": "o", "repo": "r", "repository_id": "1"})
-			if pu, err := url.Parse(sample); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil {
-				bad("preview-url", fmt.Sprintf("%q is not an http(s) URL without credentials", u), "use e.g. https://pr-{number}.preview.example.com")
-			}
+	c.AllowForks = r.boolean("allow-forks")
+	c.Comment = r.boolean("comment")
+	c.Deployment = r.boolean("deployment")
+	c.PreviewURL = r.get("preview-url")
+	if u := c.PreviewURL; u != "" && r.template("preview-url", u, "number", "owner", "repo", "repository_id") {
+		sample := naming.Expand(u, naming.Vars{"number": "1", "owner": "o", "repo": "r", "repository_id": "1"})
+		if pu, err := url.Parse(sample); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil {
+			r.bad("preview-url", fmt.Sprintf("%q is not an http(s) URL without credentials", u), "use e.g. https://pr-{number}.preview.example.com")
 		}
 	}
+}
 
-	c.Gateway = get("gateway")
-	c.GatewayURL = get("gateway-url")
-	c.GatewayToken = strings.TrimSpace(lookup("gateway-token"))
-	c.GatewaySecret = strings.TrimSpace(lookup("gateway-secret"))
-	c.GatewayFile = get("gateway-file")
-	switch c.Gateway {
-	case "none", "opa", "webhook", "file":
-	default:
-		bad("gateway", fmt.Sprintf("%q is not a gateway", c.Gateway), "use none, opa, webhook or file")
+// accessFile reads where the repository's access file is.
+func (r *reader) accessFile(c *Config) {
+	c.AccessFile = r.get("access-file")
+	c.AccessFileExplicit = strings.TrimSpace(r.lookup("access-file")) != ""
+	if p := c.AccessFile; strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
+		r.bad("access-file", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-access.yml")
 	}
-	if c.Gateway == "opa" || c.Gateway == "webhook" || c.Gateway == "file" {
-		gc := c.GatewayConfig()
-		if err := gateway.ValidateConfig(gc); err != nil {
-			for _, e := range unjoin(err) {
-				// Each problem under the input it is about.
-				input := "gateway"
-				for _, name := range []string{"gateway-url", "gateway-secret", "gateway-token", "gateway-file"} {
-					if strings.Contains(e.Error(), name) {
-						input = name
-						break
-					}
-				}
-				bad(input, e.Error(), "")
+}
+
+// Gateway kinds, the gateway input's values (package gateway's drivers).
+const (
+	GatewayNone    = "none"
+	GatewayOPA     = "opa"
+	GatewayWebhook = "webhook"
+	GatewayFile    = "file"
+)
+
+// MinGatewaySecret is the shortest webhook secret accepted: an HMAC key
+// guessable by brute force protects nothing.
+const MinGatewaySecret = 16
+
+// gateway reads where the access policy goes, and checks each input the
+// chosen gateway needs.
+func (r *reader) gateway(c *Config) {
+	c.Gateway = r.get("gateway")
+	c.GatewayURL = r.get("gateway-url")
+	c.GatewayToken = strings.TrimSpace(r.lookup("gateway-token"))
+	c.GatewaySecret = strings.TrimSpace(r.lookup("gateway-secret"))
+	c.GatewayFile = r.get("gateway-file")
+	c.GatewayUnauthenticated = r.boolean("allow-unauthenticated-gateway")
+	switch c.Gateway {
+	case GatewayNone:
+		return
+	case GatewayOPA, GatewayWebhook:
+		if c.GatewayURL == "" {
+			r.bad("gateway-url", "gateway "+c.Gateway+" needs gateway-url", "give the base URL of the OPA server or webhook receiver")
+		}
+		for _, err := range endpoint.Check("gateway-url", c.GatewayURL) {
+			if c.GatewayURL != "" {
+				r.bad("gateway-url", err.Error(), "")
 			}
 		}
-		if c.PreviewURL == "" {
-			bad("preview-url", "is required with gateway "+c.Gateway, "the gateway matches requests by the preview's host, e.g. https://pr-{number}.preview.example.com")
+	case GatewayFile:
+		if c.GatewayFile == "" {
+			r.bad("gateway-file", "gateway file needs a path to write the policy to", "")
 		}
+	default:
+		r.bad("gateway", fmt.Sprintf("%q is not a gateway", c.Gateway), "use none, opa, webhook or file")
+		return
 	}
-	c.GatewayUnauthenticated = boolean("allow-unauthenticated-gateway")
-	if c.Gateway == "opa" && c.GatewayToken == "" && c.GatewayURL != "" && !c.GatewayUnauthenticated && !endpoint.LoopbackURL(c.GatewayURL) {
-		bad("gateway-token", "is required for an OPA that is not on this machine: without it anyone who can reach the OPA can publish a policy that grants them access",
+	switch {
+	case c.Gateway == GatewayWebhook && c.GatewaySecret == "":
+		r.bad("gateway-secret", "gateway webhook needs gateway-secret (the HMAC-SHA256 key)", "")
+	case c.Gateway == GatewayWebhook && len(c.GatewaySecret) < MinGatewaySecret:
+		r.bad("gateway-secret", fmt.Sprintf("gateway-secret is %d characters; use at least %d", len(c.GatewaySecret), MinGatewaySecret), "")
+	case c.Gateway == GatewayOPA && c.GatewayToken == "" && c.GatewayURL != "" && !c.GatewayUnauthenticated && !endpoint.LoopbackURL(c.GatewayURL):
+		r.bad("gateway-token", "is required for an OPA that is not on this machine: without it anyone who can reach the OPA can publish a policy that grants them access",
 			"give the repository's OPA token (start OPA with --authentication=token --authorization=basic and templates/gateway/authz.rego; see preview-access bootstrap --format opa), or set allow-unauthenticated-gateway: true for an OPA nobody else can reach")
 	}
-	c.AccessFile = get("access-file")
-	c.AccessFileExplicit = strings.TrimSpace(lookup("access-file")) != ""
-	if p := c.AccessFile; strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
-		bad("access-file", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-access.yml")
+	if c.PreviewURL == "" {
+		r.bad("preview-url", "is required with gateway "+c.Gateway, "the gateway matches requests by the preview's host, e.g. https://pr-{number}.preview.example.com")
 	}
-	c.Concurrency = integer("concurrency", 1, 32)
-	return c, errors.Join(errs...)
 }
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
@@ -477,16 +560,6 @@ func ParseTTL(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// GatewayConfig is the gateway driver's configuration. The HTTP client
-// and repository are filled in by the caller.
-func (c Config) GatewayConfig() gateway.Config {
-	kind := c.Gateway
-	if kind == "none" {
-		kind = gateway.KindNone
-	}
-	return gateway.Config{Kind: kind, URL: c.GatewayURL, Token: c.GatewayToken, Secret: c.GatewaySecret, Path: c.GatewayFile}
-}
-
 // CheckBoundary reports a missing permissions boundary. Only creating or
 // updating a role needs one; teardown and sweep do not.
 func (c Config) CheckBoundary() error {
@@ -502,7 +575,7 @@ func (c Config) ProviderARN() string {
 	if c.OIDCProviderARN != "" {
 		return c.OIDCProviderARN
 	}
-	return "arn:" + c.Partition + ":iam::" + c.AccountID + ":oidc-provider/token.actions.githubusercontent.com"
+	return "arn:" + c.Partition + ":iam::" + c.AccountID + ":oidc-provider/" + policy.GitHubOIDCHost
 }
 
 // WithAccount returns c with the account id learned from STS, checked

@@ -3,6 +3,11 @@
 // once, each naming its input and the fix, before anything is written.
 package config
 
+import (
+	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/policy"
+)
+
 // Input is one action input. This table is the single source of truth:
 // action.yml, the CLI flags and the README's inputs table are checked
 // against it by tests.
@@ -19,12 +24,12 @@ var Inputs = []Input{
 	{"aws-region", "", "AWS region for the SDK (IAM is global; the region selects the partition). Defaults to `AWS_REGION`, then `us-east-1`."},
 	{"account-id", "", "AWS account id of the roles. When empty it is read with `sts:GetCallerIdentity`. Lets `plan` run with no AWS credentials."},
 	{"oidc-provider-arn", "", "ARN of the account's GitHub OIDC provider. Defaults to `arn:PARTITION:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`."},
-	{"audience", "sts.amazonaws.com", "The `aud` claim the trust policy requires, as configure-aws-credentials' `audience` input requests it: change it only for an OIDC provider registered with another client id."},
+	{"audience", policy.DefaultAudience, "The `aud` claim the trust policy requires, as configure-aws-credentials' `audience` input requests it: change it only for an OIDC provider registered with another client id."},
 	{"trust-scope", "ref", "How the trust policy binds the role to one PR: `ref` (sub `repo:OWNER/REPO:pull_request` and ref `refs/pull/N/merge`) or `environment` (sub `repo:OWNER/REPO:environment:ENV`, the environment claim and the same ref)."},
-	{"environment-template", "preview-pr-{number}", "Name of the PR's GitHub environment with `trust-scope: environment`. Placeholders: {number}, {owner}, {repo}, {repository_id}."},
+	{"environment-template", naming.DefaultEnvironmentTemplate, "Name of the PR's GitHub environment with `trust-scope: environment`. Placeholders: {number}, {owner}, {repo}, {repository_id}."},
 	{"subject-template", "", "The exact OIDC `sub` claim, for repositories with a customised subject format. Default by trust-scope: `repo:{owner}/{repo}:pull_request` or `repo:{owner}/{repo}:environment:{environment}`. Placeholders: {owner}, {repo}, {owner_id}, {repository_id}, {environment}, {number}."},
-	{"role-name-template", "preview-{owner}.{repo}-pr-{number}", "IAM role name. Placeholders: {owner}, {repo}, {number}, {repository_id}, {owner_id}. Reduced to IAM's alphabet and 64 characters (a long name is cut and gets a hash before its `-pr-N`)."},
-	{"role-path", "/preview-access/{owner}/{repo}/", "IAM path of the roles; sweep lists this path. Placeholders as in role-name-template."},
+	{"role-name-template", naming.DefaultRoleNameTemplate, "IAM role name. Placeholders: {owner}, {repo}, {number}, {repository_id}, {owner_id}. Reduced to IAM's alphabet and 64 characters (a long name is cut and gets a hash before its `-pr-N`)."},
+	{"role-path", naming.DefaultPathTemplate, "IAM path of the roles; sweep lists this path. Placeholders as in role-name-template."},
 	{"permissions-template", "", "Path in the repository of a JSON policy template for the role's inline policy, read from the default branch. Empty: the built-in template. Placeholders: {account_id}, {environment}, {head_sha}, {number}, {owner}, {owner_id}, {partition}, {region}, {repo}, {repository_id}, {role_name}, {role_path}."},
 	{"managed-policy-arns", "", "Managed policy ARNs to attach to the role, separated by commas or newlines."},
 	{"permissions-boundary", "", "ARN of the permissions boundary every preview role gets. Required unless allow-missing-boundary is true."},

@@ -12,13 +12,12 @@ import (
 
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/group"
-	"github.com/preview-access/preview-access/internal/sweep"
 )
 
 // ReadConcurrency bounds the GetRole calls of a listing: reads are not
 // what IAM throttles first, and a thousand roles should not take a
 // thousand round trips.
-const ReadConcurrency = 16
+const ReadConcurrency = 32
 
 // ListRequest says what a sweep lists.
 type ListRequest struct {
@@ -29,9 +28,17 @@ type ListRequest struct {
 	Prefix, OurPath string
 }
 
+// ListedRole is a role found under the tool's path, with the tags GetRole
+// returned (ListRoles does not return tags).
+type ListedRole struct {
+	Name string
+	Path string
+	Tags map[string]string
+}
+
 // Listing is what a sweep found.
 type Listing struct {
-	Roles []sweep.Role
+	Roles []ListedRole
 	// Open holds the open pull requests; nil when unknown (no token).
 	Open map[int]bool
 	// GatewayIDs are the gateway's preview ids (nil where the driver
@@ -93,8 +100,8 @@ func OpenPRs(ctx context.Context, gh GitHub, owner, repo string) (map[int]bool, 
 // size) and reads each one's tags with GetRole, ReadConcurrency at a
 // time. Roles outside ourPath that the credentials may not read (another
 // repository's) are passed over; a role gone meanwhile is left out.
-func listRoles(ctx context.Context, api IAM, prefix, ourPath string) ([]sweep.Role, error) {
-	var names []sweep.Role
+func listRoles(ctx context.Context, api IAM, prefix, ourPath string) ([]ListedRole, error) {
+	var names []ListedRole
 	pager := iam.NewListRolesPaginator(api, &iam.ListRolesInput{PathPrefix: aws.String(prefix), MaxItems: aws.Int32(1000)})
 	for pager.HasMorePages() {
 		out, err := pager.NextPage(ctx)
@@ -103,7 +110,7 @@ func listRoles(ctx context.Context, api IAM, prefix, ourPath string) ([]sweep.Ro
 		}
 		for _, r := range out.Roles {
 			if strings.HasPrefix(aws.ToString(r.Path), prefix) {
-				names = append(names, sweep.Role{Name: aws.ToString(r.RoleName), Path: aws.ToString(r.Path)})
+				names = append(names, ListedRole{Name: aws.ToString(r.RoleName), Path: aws.ToString(r.Path)})
 			}
 		}
 	}

@@ -21,6 +21,10 @@ const (
 // DefaultAudience is the aud claim configure-aws-credentials requests.
 const DefaultAudience = "sts.amazonaws.com"
 
+// GitHubOIDCHost is GitHub's OIDC issuer host for github.com: the name of
+// the account's OIDC provider and the prefix of its condition keys.
+const GitHubOIDCHost = "token.actions.githubusercontent.com"
+
 // DefaultTrustSizeLimit is IAM's default quota for a role trust policy, in
 // characters not counting whitespace.
 const DefaultTrustSizeLimit = 2048

@@ -9,6 +9,8 @@ import (
 
 	"github.com/preview-access/preview-access/internal/apply"
 	"github.com/preview-access/preview-access/internal/bootstrap"
+	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/observe"
 )
 
@@ -34,5 +36,23 @@ func TestProvisionerCallsAreTheCodes(t *testing.T) {
 	got = slices.Compact(got) // GetRole: observe reads it, apply waits with it
 	if diff := cmp.Diff(bootstrap.ProvisionerCalls, got); diff != "" {
 		t.Errorf("bootstrap.ProvisionerCalls against the code's AWS interfaces (-policy +code):\n%s", diff)
+	}
+}
+
+// TestConfigKnowsTheGateways: the gateway input's values and its secret
+// minimum are package gateway's kinds and minimum (config may not import
+// the drivers).
+func TestConfigKnowsTheGateways(t *testing.T) {
+	t.Parallel()
+	for in, kind := range map[string]string{
+		config.GatewayNone: gateway.KindNone, config.GatewayOPA: gateway.KindOPA,
+		config.GatewayWebhook: gateway.KindWebhook, config.GatewayFile: gateway.KindFile,
+	} {
+		if in != kind {
+			t.Errorf("config's gateway %q is package gateway's %q", in, kind)
+		}
+	}
+	if config.MinGatewaySecret != gateway.MinSecretLength {
+		t.Errorf("config accepts webhook secrets from %d characters, the driver from %d", config.MinGatewaySecret, gateway.MinSecretLength)
 	}
 }

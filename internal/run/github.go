@@ -6,20 +6,15 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/preview-access/preview-access/internal/apply"
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/ghapi"
-	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/internal/preview"
 )
 
-// GitHubAPI is what a run needs from GitHub: observe's reads and apply's
-// writes. *ghapi.Client satisfies it.
-type GitHubAPI interface {
-	observe.GitHub
-	apply.GitHub
-}
+// GitHubAPI is what a run needs from GitHub.
+type GitHubAPI = engine.GitHubAPI
 
 var _ GitHubAPI = (*ghapi.Client)(nil)
 

@@ -43,7 +43,22 @@ type harness struct {
 	env    map[string]string
 	stdout bytes.Buffer
 	stderr bytes.Buffer
-	now    time.Time
+
+	clockMu sync.Mutex // guards now while a run reads it
+	now     time.Time
+}
+
+// advance moves the run's clock on, also while a run is reading it.
+func (h *harness) advance(d time.Duration) {
+	h.clockMu.Lock()
+	defer h.clockMu.Unlock()
+	h.now = h.now.Add(d)
+}
+
+func (h *harness) clock() time.Time {
+	h.clockMu.Lock()
+	defer h.clockMu.Unlock()
+	return h.now
 }
 
 func newHarness(t *testing.T, ghOpts ...fakegithub.Option) *harness {
@@ -135,7 +150,7 @@ func (h *harness) run(args ...string) int {
 		},
 		Stdout: &h.stdout,
 		Stderr: &h.stderr,
-		Now:    func() time.Time { return h.now },
+		Now:    h.clock,
 		LoadAWS: func(context.Context, string) (aws.Config, error) {
 			return testenv.AWSConfig(h.t, h.proxy.URL()), nil
 		},

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
@@ -29,7 +30,7 @@ func runAction(ctx context.Context, env Env, u *ui) error {
 	if err != nil {
 		return err
 	}
-	return runEvent(ctx, env, u, cfg, ev, "text")
+	return runEvent(ctx, &command{env: env, u: u, cfg: cfg, output: "text"}, ev)
 }
 
 // runCLI is a person's command: the mode comes from the command, inputs
@@ -47,12 +48,13 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	lookup := lookupFor(env, f)
 	// The command is the mode; plan keeps auto's choice of up or down.
 	modeLookup := func(name string) string {
-		switch name {
-		case "mode":
-			if cmd == "plan" {
-				return config.ModeAuto
-			}
+		switch {
+		case name == "mode" && cmd == "plan":
+			return config.ModeAuto
+		case name == "mode":
 			return cmd
+		case name == "dry-run" && cmd == "plan":
+			return "true"
 		}
 		return lookup(name)
 	}
@@ -97,13 +99,7 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	if err != nil {
 		return err
 	}
-	if cmd == "plan" {
-		cfg.DryRun = true
-	}
-	if sample {
-		cfg.Offline = true
-	}
-	return runEvent(ctx, env, u, cfg, ev, f.output)
+	return runEvent(ctx, &command{env: env, u: u, cfg: cfg, output: f.output, sample: sample}, ev)
 }
 
 // sampleDefaults fills what the built-in sample needs to plan with no
@@ -126,7 +122,8 @@ func sampleDefaults(lookup func(string) string) func(string) string {
 }
 
 // runEvent picks the mode and runs it.
-func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.Event, output string) error {
+func runEvent(ctx context.Context, e *command, ev event.Event) error {
+	env, u, cfg := e.env, e.u, e.cfg
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
@@ -143,9 +140,6 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 			u.notice("%s: nothing to do", reason)
 			return nil
 		}
-		if mode == config.ModePlan {
-			cfg.DryRun = true
-		}
 		mode = m
 	}
 	switch mode {
@@ -154,14 +148,17 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		return fmt.Errorf("mode %q is not known", mode)
 	}
 	var gh GitHubAPI
-	if !cfg.Offline {
+	if !e.sample {
 		var err error
 		if gh, err = newGitHub(env, u, cfg); err != nil {
 			return err
 		}
 	}
+	if gh != nil {
+		e.clients.GitHub = gh
+	}
 	if mode == config.ModeSweep {
-		return runSweep(ctx, &engine{env: env, u: u, cfg: cfg, output: output, gh: gh}, ev)
+		return runSweep(ctx, e, ev)
 	}
 	if gh == nil && cfg.TrustScope == policy.ScopeEnvironment && !cfg.DryRun && mode == config.ModeUp {
 		// A trust that names an environment nobody created would let any
@@ -169,7 +166,7 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		// environment condition: never create such a role.
 		return &config.InputError{Input: "github-token", What: "trust-scope environment needs a token that can create environments", Fix: "pass a GitHub App token with Administration: write, or use trust-scope: ref"}
 	}
-	if gh == nil && !cfg.Offline {
+	if gh == nil && !e.sample {
 		u.warning("no GitHub token: skipping the PR re-read, comment, deployment and environment; a permissions template or access file cannot be read either (set github-token)")
 	}
 
@@ -213,8 +210,11 @@ func runEvent(ctx context.Context, env Env, u *ui, cfg config.Config, ev event.E
 		u.notice("pull request %d is closed: nothing to create", p.Number)
 		return nil
 	}
-	s := &session{engine: &engine{env: env, u: u, cfg: cfg, output: output, gh: gh}, p: p, mode: mode, prRead: fromAPI}
-	return s.run(ctx)
+	s := &engine.Session{Env: e.engineEnv(), Clients: &e.clients, Config: cfg, Preview: p, Mode: mode, PRRead: fromAPI, Sample: e.sample}
+	if err := s.Prepare(ctx); err != nil {
+		return err
+	}
+	return finish(ctx, e, s)
 }
 
 // repository is the repository a run is about, as a Preview without a

@@ -2,59 +2,77 @@ package run
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/config"
-	"github.com/preview-access/preview-access/internal/plan"
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/report"
 )
 
-// summaryAccessRows bounds the job summary's access table: GitHub takes a
-// summary of up to 1 MiB per step.
-const summaryAccessRows = 10000
-
-// accessSummary is the job summary's full list of who may open the
-// preview, which the sticky comment points to when it only summarises.
-func accessSummary(access []report.Access) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n**Who can open the preview** (%d)\n\n| who | roles |\n|---|---|\n", len(access))
-	for i, a := range access {
-		if i == summaryAccessRows {
-			fmt.Fprintf(&b, "\n…and %d more: see the gateway-policy output.\n", len(access)-i)
-			break
-		}
-		fmt.Fprintf(&b, "| %s | %s |\n", report.CodeCell(a.Subject), plan.MarkdownCell(strings.Join(a.Roles, ", ")))
-	}
-	return b.String()
+// reporter prints and reports one session.
+type reporter struct {
+	c *command
+	s *engine.Session
 }
 
-func (s *session) printPlan() error {
-	if s.output == "json" {
-		_, err := fmt.Fprintln(s.env.Stdout, s.plan.JSON())
+// finish prints the plan, applies it (unless a dry run) and reports.
+func finish(ctx context.Context, c *command, s *engine.Session) error {
+	r := reporter{c, s}
+	if err := r.printPlan(); err != nil {
+		return err
+	}
+	unread := slices.Clone(s.Unread)
+	if s.Config.DryRun {
+		for _, err := range unread {
+			c.u.warning("%v", err)
+		}
+		r.printDocuments()
+		return r.report(false, false)
+	}
+	if err := s.Apply(ctx); err != nil {
+		_ = r.report(true, false)
+		return errors.Join(append([]error{err}, unread...)...)
+	}
+	if len(unread) > 0 {
+		_ = r.report(true, false)
+		for i, err := range unread {
+			unread[i] = fmt.Errorf("access is revoked, but %w", err)
+		}
+		return errors.Join(unread...)
+	}
+	return r.report(true, true)
+}
+
+func (r reporter) printPlan() error {
+	if r.c.output == "json" {
+		_, err := fmt.Fprintln(r.c.env.Stdout, r.s.Plan.JSON())
 		return err
 	}
 	var buf bytes.Buffer
-	if err := s.plan.WriteText(&buf, s.u.colour); err != nil {
+	if err := r.s.Plan.WriteText(&buf, r.c.u.colour); err != nil {
 		return err
 	}
-	s.u.info("%s", strings.TrimSuffix(buf.String(), "\n"))
+	r.c.u.info("%s", strings.TrimSuffix(buf.String(), "\n"))
 	return nil
 }
 
 // printDocuments shows what a dry run would write.
-func (s *session) printDocuments() {
-	if s.output == "json" || s.mode != config.ModeUp {
+func (r reporter) printDocuments() {
+	if r.c.output == "json" || r.s.Mode != config.ModeUp {
 		return
 	}
-	s.u.info("\nRole ARN: %s", s.state.RoleARN)
-	s.u.info("\nTrust policy:\n%s", indent(s.state.Role.Trust))
-	s.u.info("\nPermission policy (%s):\n%s", planner.PolicyName, indent(s.state.Role.Policy))
-	if s.gwDoc != nil {
-		s.u.info("\nGateway policy (%s):\n%s", s.cfg.Gateway, indent(s.gwDoc))
+	r.c.u.info("\nRole ARN: %s", r.s.State.RoleARN)
+	r.c.u.info("\nTrust policy:\n%s", indent(r.s.State.Role.Trust))
+	r.c.u.info("\nPermission policy (%s):\n%s", planner.PolicyName, indent(r.s.State.Role.Policy))
+	if r.s.GatewayDoc != nil {
+		r.c.u.info("\nGateway policy (%s):\n%s", r.s.Config.Gateway, indent(r.s.GatewayDoc))
 	}
 }
 
@@ -69,9 +87,9 @@ func indent(doc []byte) string {
 // report writes the outputs and the job summary.
 // attempted says apply ran (so writes may have happened even if it
 // failed); applied that it succeeded.
-func (s *session) report(attempted, applied bool) error {
-	changed := attempted && s.plan.Changed()
-	up := s.mode == config.ModeUp
+func (r reporter) report(attempted, applied bool) error {
+	changed := attempted && r.s.Plan.Changed()
+	up := r.s.Mode == config.ModeUp
 	value := func(v string) string {
 		if !up {
 			return ""
@@ -79,54 +97,42 @@ func (s *session) report(attempted, applied bool) error {
 		return v
 	}
 	gwOut := ""
-	if up && s.gwDoc != nil {
+	if up && r.s.GatewayDoc != nil {
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, s.gwDoc); err == nil {
+		if err := json.Compact(&buf, r.s.GatewayDoc); err == nil {
 			gwOut = buf.String()
 		}
-		if s.cfg.Gateway == "file" {
-			gwOut = s.cfg.GatewayFile
+		if r.s.Config.Gateway == "file" {
+			gwOut = r.s.Config.GatewayFile
 		}
 	}
 	outs := [][2]string{
-		{"role-arn", value(s.state.RoleARN)},
-		{"role-name", value(s.state.RoleName)},
-		{"environment", value(s.state.Environment)},
-		{"preview-url", value(s.state.PreviewURL)},
+		{"role-arn", value(r.s.State.RoleARN)},
+		{"role-name", value(r.s.State.RoleName)},
+		{"environment", value(r.s.State.Environment)},
+		{"preview-url", value(r.s.State.PreviewURL)},
 		{"gateway-policy", gwOut},
 		{"changed", strconv.FormatBool(changed)},
-		{"plan", s.plan.JSON()},
+		{"plan", r.s.Plan.JSON()},
 	}
 	for _, o := range outs {
-		if err := s.u.setOutput(o[0], o[1]); err != nil {
+		if err := r.c.u.setOutput(o[0], o[1]); err != nil {
 			return err
 		}
 	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "## Preview access: %s of %s pull request %d\n\n", s.mode, plan.MarkdownCell(s.p.FullName()), s.p.Number)
-	switch {
-	case s.cfg.DryRun:
-		md.WriteString("Dry run: nothing was changed.\n\n")
-	case attempted && !applied:
-		md.WriteString("**The run failed**; the plan below was not fully applied. Each error says whether a re-run is enough or what to change first.\n\n")
+	sum := report.Run{
+		Mode: r.s.Mode, Repository: r.s.Preview.FullName(), Number: r.s.Preview.Number,
+		DryRun: r.s.Config.DryRun, Failed: attempted && !applied, Plan: r.s.Plan, Changed: changed, Warnings: r.c.u.warnings,
 	}
-	md.WriteString(s.plan.Markdown())
-	md.WriteString("\n| output | value |\n|---|---|\n")
 	for _, o := range outs[:4] {
-		if o[1] != "" {
-			fmt.Fprintf(&md, "| %s | %s |\n", o[0], report.CodeCell(o[1]))
+		sum.Outputs = append(sum.Outputs, report.Output{Name: o[0], Value: o[1]})
+	}
+	if up && r.s.GatewayDoc != nil {
+		sum.Access = r.s.ReportPreview().Access
+		if sum.Access == nil {
+			sum.Access = []report.Access{}
 		}
 	}
-	fmt.Fprintf(&md, "| changed | %t |\n", changed)
-	if up && s.gwDoc != nil {
-		md.WriteString(accessSummary(s.reportPreview().Access))
-	}
-	if len(s.u.warnings) > 0 {
-		md.WriteString("\n**Warnings**\n\n")
-		for _, w := range s.u.warnings {
-			fmt.Fprintf(&md, "- %s\n", plan.MarkdownCell(w))
-		}
-	}
-	s.u.summary(md.String())
+	r.c.u.summary(report.Summary(sum))
 	return nil
 }

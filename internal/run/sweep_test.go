@@ -650,3 +650,65 @@ func repositoryOf(previewID string) string {
 	id, _, _ := strings.Cut(strings.TrimPrefix(previewID, "gh-"), "-")
 	return id
 }
+
+// TestSweepStopsBeforeItsDeadline: a sweep with more to remove than its
+// deadline allows starts no teardown after the deadline minus its
+// reserve, says what it left, and leaves no preview half-removed; the next
+// sweep finishes. The run's clock moves two minutes with every DeleteRole,
+// so the fourth removal reaches the stop of a 10m timeout (reserve 2m).
+func TestSweepStopsBeforeItsDeadline(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	prs := []int{1, 2, 3, 4, 5, 6}
+	h.open(prs...)
+	for _, n := range prs {
+		h.gh.ClosePullRequest(h.owner, h.repo, n, true)
+	}
+	h.set("concurrency", "1", "timeout", "10m")
+	h.proxy.BeforeForward(func(action string) {
+		if action == "DeleteRole" {
+			h.advance(2 * time.Minute)
+		}
+	})
+	if code := h.sweep(); code != 0 {
+		t.Fatalf("sweep: exit %d", code)
+	}
+	h.proxy.BeforeForward(nil)
+	var removed, left []int
+	for _, n := range prs {
+		r := h.role(n)
+		switch {
+		case !r.Exists:
+			removed = append(removed, n)
+			h.checkRevoked(n)
+		case r.Policy != nil:
+			left = append(left, n)
+			for _, c := range h.gh.Comments(h.owner, h.repo, n) {
+				if strings.Contains(c.Body, "revoked") {
+					t.Errorf("pull request %d was left, but its comment says revoked", n)
+				}
+			}
+		default:
+			t.Errorf("pull request %d is half-removed: its role exists without its policy", n)
+		}
+	}
+	if !slices.Equal(removed, []int{1, 2, 3, 4}) || !slices.Equal(left, []int{5, 6}) {
+		t.Errorf("removed %v, left %v; want 1-4 removed before the stop and 5, 6 left whole", removed, left)
+	}
+	warnings := strings.Join(h.annotations("warning"), "\n")
+	if !strings.Contains(warnings, "2 previews are left for the next run: pull request 5, pull request 6") {
+		t.Errorf("warnings %q; want the previews left named", warnings)
+	}
+	if sum := h.summary(); !strings.Contains(sum, "**Left for the next run (deadline)** (2)") {
+		t.Errorf("summary does not list what was left:\n%s", sum)
+	}
+	if code := h.sweep(); code != 0 {
+		t.Fatalf("next sweep: exit %d", code)
+	}
+	for _, n := range left {
+		if h.role(n).Exists {
+			t.Errorf("the next sweep left pull request %d", n)
+		}
+		h.checkRevoked(n)
+	}
+}

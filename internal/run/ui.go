@@ -12,6 +12,7 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/plan"
 )
 
@@ -134,29 +135,7 @@ func appendFile(path, text string) error {
 	return errors.Join(err, f.Close())
 }
 
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	// Only errors.Join lists are split: their message is exactly their
-	// parts, one per line. An error wrapping several (fmt.Errorf with two
-	// %w) carries a message of its own and stays whole.
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		parts := j.Unwrap()
-		msgs := make([]string, 0, len(parts))
-		for _, e := range parts {
-			msgs = append(msgs, e.Error())
-		}
-		if err.Error() == strings.Join(msgs, "\n") {
-			var out []error
-			for _, e := range parts {
-				out = append(out, flatten(e)...)
-			}
-			return out
-		}
-	}
-	return []error{err}
-}
+func flatten(err error) []error { return engine.Flatten(err) }
 
 // errUsage marks command-line mistakes (exit code 2).
 var errUsage = errors.New("usage")

@@ -10,16 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/observe"
+
 	"github.com/preview-access/preview-access/internal/naming"
 )
-
-// Role is a role found under the tool's path, with the tags GetRole
-// returned (ListRoles does not return tags).
-type Role struct {
-	Name string
-	Path string
-	Tags map[string]string
-}
 
 // Verdict is what the sweep does with one preview.
 type Verdict string
@@ -46,7 +40,7 @@ type Decision struct {
 // they are unknown (no GitHub token), and then only expiry removes a
 // preview. repositoryID is this repository's numeric id: a role carries it
 // in its tags, under whatever path the repository's old name gave it.
-func Classify(roles []Role, repositoryID string, open map[int]bool, now time.Time) []Decision {
+func Classify(roles []observe.ListedRole, repositoryID string, open map[int]bool, now time.Time) []Decision {
 	out := make([]Decision, 0, len(roles))
 	for _, r := range roles {
 		d := Decision{Role: r.Name, Path: r.Path}

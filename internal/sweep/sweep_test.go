@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preview-access/preview-access/internal/naming"
+	"github.com/preview-access/preview-access/internal/observe"
 )
 
 const repoID = "123456789"
@@ -39,47 +40,47 @@ func TestClassify(t *testing.T) {
 	open := map[int]bool{1: true, 3: true}
 	cases := []struct {
 		name string
-		role Role
+		role observe.ListedRole
 		open map[int]bool
 		want Decision
 	}{
-		{"open PR is kept", Role{"r1", path, tags("1")}, open,
+		{"open PR is kept", listed("r1", path, tags("1")), open,
 			Decision{Role: "r1", Path: path, PR: 1, Verdict: Keep, Reason: "pull request 1 is open"}},
-		{"closed PR is removed", Role{"r2", path, tags("2")}, open,
+		{"closed PR is removed", listed("r2", path, tags("2")), open,
 			Decision{Role: "r2", Path: path, PR: 2, Verdict: Remove, Reason: "pull request 2 is closed"}},
-		{"expired with PR open is removed", Role{"r3", path, tags("3", naming.TagExpiresAt, "2026-11-24T09:59:59Z")}, open,
+		{"expired with PR open is removed", listed("r3", path, tags("3", naming.TagExpiresAt, "2026-11-24T09:59:59Z")), open,
 			Decision{Role: "r3", Path: path, PR: 3, Verdict: Remove, Reason: "expired at 2026-11-24T09:59:59Z", Expired: true}},
-		{"expiring this very second is removed", Role{"r3", path, tags("3", naming.TagExpiresAt, "2026-11-24T10:00:00Z")}, open,
+		{"expiring this very second is removed", listed("r3", path, tags("3", naming.TagExpiresAt, "2026-11-24T10:00:00Z")), open,
 			Decision{Role: "r3", Path: path, PR: 3, Verdict: Remove, Reason: "expired at 2026-11-24T10:00:00Z", Expired: true}},
-		{"malformed expiry falls back to the PR state", Role{"r1", path, tags("1", naming.TagExpiresAt, "soon")}, open,
+		{"malformed expiry falls back to the PR state", listed("r1", path, tags("1", naming.TagExpiresAt, "soon")), open,
 			Decision{Role: "r1", Path: path, PR: 1, Verdict: Keep, Reason: "pull request 1 is open"}},
-		{"open PRs unknown keeps what has not expired", Role{"r2", path, tags("2")}, nil,
+		{"open PRs unknown keeps what has not expired", listed("r2", path, tags("2")), nil,
 			Decision{Role: "r2", Path: path, PR: 2, Verdict: Keep, Reason: "not expired (open pull requests unknown)"}},
-		{"open PRs unknown still removes the expired", Role{"r2", path, tags("2", naming.TagExpiresAt, "2026-01-01T00:00:00Z")}, nil,
+		{"open PRs unknown still removes the expired", listed("r2", path, tags("2", naming.TagExpiresAt, "2026-01-01T00:00:00Z")), nil,
 			Decision{Role: "r2", Path: path, PR: 2, Verdict: Remove, Reason: "expired at 2026-01-01T00:00:00Z", Expired: true}},
-		{"renamed repository: old path, our id", Role{"old", "/preview-access/octo-org/old-shop/", tags("2", naming.TagRepository, "octo-org/old-shop")}, open,
+		{"renamed repository: old path, our id", listed("old", "/preview-access/octo-org/old-shop/", tags("2", naming.TagRepository, "octo-org/old-shop")), open,
 			Decision{Role: "old", Path: "/preview-access/octo-org/old-shop/", PR: 2, Verdict: Remove, Reason: "pull request 2 is closed"}},
-		{"no managed-by tag", Role{"mine", path, tags("2", naming.TagManagedBy, "")}, open,
+		{"no managed-by tag", listed("mine", path, tags("2", naming.TagManagedBy, "")), open,
 			Decision{Role: "mine", Path: path, Verdict: Skip, Reason: "no preview-access:managed-by tag: not made by preview-access"}},
-		{"managed-by someone else", Role{"mine", path, tags("2", naming.TagManagedBy, "terraform")}, open,
+		{"managed-by someone else", listed("mine", path, tags("2", naming.TagManagedBy, "terraform")), open,
 			Decision{Role: "mine", Path: path, Verdict: Skip, Reason: "no preview-access:managed-by tag: not made by preview-access"}},
-		{"another repository's id", Role{"theirs", "/preview-access/octo-org/other/", tags("2", naming.TagRepositoryID, "987")}, open,
+		{"another repository's id", listed("theirs", "/preview-access/octo-org/other/", tags("2", naming.TagRepositoryID, "987")), open,
 			Decision{Role: "theirs", Path: "/preview-access/octo-org/other/", Verdict: Skip, Reason: "made for another repository"}},
-		{"no repository id", Role{"theirs", path, tags("2", naming.TagRepositoryID, "")}, open,
+		{"no repository id", listed("theirs", path, tags("2", naming.TagRepositoryID, "")), open,
 			Decision{Role: "theirs", Path: path, Verdict: Skip, Reason: "made for another repository"}},
-		{"no PR tag", Role{"x", path, tags("")}, open,
+		{"no PR tag", listed("x", path, tags("")), open,
 			Decision{Role: "x", Path: path, Verdict: Skip, Reason: "no valid preview-access:pull-request tag"}},
-		{"PR tag not a number", Role{"x", path, tags("4x")}, open,
+		{"PR tag not a number", listed("x", path, tags("4x")), open,
 			Decision{Role: "x", Path: path, Verdict: Skip, Reason: "no valid preview-access:pull-request tag"}},
-		{"PR tag zero", Role{"x", path, tags("0")}, open,
+		{"PR tag zero", listed("x", path, tags("0")), open,
 			Decision{Role: "x", Path: path, Verdict: Skip, Reason: "no valid preview-access:pull-request tag"}},
-		{"no tags at all", Role{"x", path, nil}, open,
+		{"no tags at all", listed("x", path, nil), open,
 			Decision{Role: "x", Path: path, Verdict: Skip, Reason: "no preview-access:managed-by tag: not made by preview-access"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Classify([]Role{tc.role}, repoID, tc.open, now)
+			got := Classify([]observe.ListedRole{tc.role}, repoID, tc.open, now)
 			if diff := cmp.Diff([]Decision{tc.want}, got); diff != "" {
 				t.Errorf("Classify (-want +got):\n%s", diff)
 			}
@@ -90,7 +91,7 @@ func TestClassify(t *testing.T) {
 func TestClassifyOrder(t *testing.T) {
 	t.Parallel()
 	const path = "/p/"
-	roles := []Role{{"c", path, tags("10")}, {"b", path, nil}, {"a", path, tags("2")}, {"d", path, tags("2")}}
+	roles := []observe.ListedRole{listed("c", path, tags("10")), listed("b", path, nil), listed("a", path, tags("2")), listed("d", path, tags("2"))}
 	var got []string
 	for _, d := range Classify(roles, repoID, map[int]bool{}, now) {
 		got = append(got, d.Role)
@@ -156,4 +157,8 @@ func TestGatewayIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func listed(name, path string, tags map[string]string) observe.ListedRole {
+	return observe.ListedRole{Name: name, Path: path, Tags: tags}
 }

@@ -1,12 +1,12 @@
-package run
+package engine
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/preview-access/preview-access/internal/access"
 	"github.com/preview-access/preview-access/internal/config"
-	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/templates"
@@ -18,22 +18,22 @@ import (
 // CLI without a token reads local files. Teardown needs names only: a
 // template or access file that was since deleted or broken must not keep a
 // role alive, so down uses the built-in ones.
-func (s *session) repoFiles(read map[string]observe.File) (tmpl []byte, acc access.File, err error) {
+func (s *Session) repoFiles(read map[string]observe.File) (tmpl []byte, acc access.File, err error) {
 	tmpl, _ = templates.FS.ReadFile(templates.DefaultPermissions)
 	acc = access.Default()
-	if s.mode == config.ModeDown {
+	if s.Mode == config.ModeDown {
 		return tmpl, acc, nil
 	}
 	var errs []error
-	if path := s.cfg.PermissionsTemplate; path != "" {
+	if path := s.Config.PermissionsTemplate; path != "" {
 		data, err := s.templateFile(s.repoFile(read, path))
 		errs = append(errs, err)
 		if err == nil {
 			tmpl = data
 		}
 	}
-	if s.cfg.Gateway != gateway.KindNone {
-		f, err := s.accessFile(s.repoFile(read, s.cfg.AccessFile))
+	if s.Config.Gateway != config.GatewayNone {
+		f, err := s.accessFile(s.repoFile(read, s.Config.AccessFile))
 		errs = append(errs, err)
 		if err == nil {
 			acc = f
@@ -42,14 +42,14 @@ func (s *session) repoFiles(read map[string]observe.File) (tmpl []byte, acc acce
 	return tmpl, acc, errors.Join(errs...)
 }
 
-func (s *session) templateFile(f observe.File) ([]byte, error) {
+func (s *Session) templateFile(f observe.File) ([]byte, error) {
 	switch {
 	case f.Err != nil:
 		// Never the built-in template instead: one that cannot be read
 		// may be narrower than the default.
 		return nil, githubInputError("permissions-template", "cannot read it, and the built-in template is not used in its place", f.Err)
 	case !f.Found:
-		return nil, &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.PermissionsTemplate), Fix: "check the path; it is relative to the repository root, and is read from the default branch"}
+		return nil, &config.InputError{Input: "permissions-template", What: fmt.Sprintf("%s does not exist on the default branch", s.Config.PermissionsTemplate), Fix: "check the path; it is relative to the repository root, and is read from the default branch"}
 	case len(f.Data) > 64<<10:
 		return nil, &config.InputError{Input: "permissions-template", What: "the template is larger than 64 KiB", Fix: "IAM allows 10,240 characters of inline policy"}
 	}
@@ -60,19 +60,19 @@ func (s *session) templateFile(f observe.File) ([]byte, error) {
 // ghapi.FileAtRef): a 404 from a token that cannot see the repository's
 // contents would otherwise drop a file that narrows the defaults, and
 // widen access.
-func (s *session) accessFile(f observe.File) (access.File, error) {
+func (s *Session) accessFile(f observe.File) (access.File, error) {
 	switch {
 	case f.Err != nil:
 		return access.File{}, githubInputError("access-file", "cannot read it, so no access is granted (the defaults would grant more than a file may)", f.Err)
-	case !f.Found && s.cfg.AccessFileExplicit:
-		return access.File{}, &config.InputError{Input: "access-file", What: fmt.Sprintf("%s does not exist on the default branch", s.cfg.AccessFile), Fix: "check the path (relative to the repository root, read from the default branch), or leave access-file unset to use the defaults"}
+	case !f.Found && s.Config.AccessFileExplicit:
+		return access.File{}, &config.InputError{Input: "access-file", What: fmt.Sprintf("%s does not exist on the default branch", s.Config.AccessFile), Fix: "check the path (relative to the repository root, read from the default branch), or leave access-file unset to use the defaults"}
 	case !f.Found:
-		s.u.notice("no access file %s on the default branch: the defaults apply (the author is admin, reviewers and assignees are reader)", s.cfg.AccessFile)
+		s.Env.Log.Notice("no access file %s on the default branch: the defaults apply (the author is admin, reviewers and assignees are reader)", s.Config.AccessFile)
 		return access.Default(), nil
 	}
 	parsed, err := access.Parse(f.Data)
 	if err != nil {
-		return access.File{}, fmt.Errorf("access file %s: %w", s.cfg.AccessFile, err)
+		return access.File{}, fmt.Errorf("access file %s: %w", s.Config.AccessFile, err)
 	}
 	return parsed, nil
 }
@@ -99,16 +99,16 @@ func githubInputError(input, what string, err error) error {
 // branch they pushed, with their own access file) and never the workspace
 // of a run (it may hold the PR's code). Only the CLI outside Actions,
 // without a token, reads the local working copy.
-func (s *session) repoFile(read map[string]observe.File, path string) observe.File {
-	if s.gh != nil {
+func (s *Session) repoFile(read map[string]observe.File, path string) observe.File {
+	if s.Clients.GitHub != nil {
 		return read[path]
 	}
-	if s.u.actions {
+	if !s.Env.LocalFiles {
 		return observe.File{Err: errors.New("reading it from the default branch needs a GitHub token (github-token)")}
 	}
-	data, err := s.env.ReadFile(path)
+	data, err := s.Env.ReadFile(path)
 	switch {
-	case errors.Is(err, errNotExist):
+	case errors.Is(err, fs.ErrNotExist):
 		return observe.File{}
 	case err != nil:
 		return observe.File{Err: err}

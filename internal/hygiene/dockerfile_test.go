@@ -1,4 +1,4 @@
-package main
+package hygiene
 
 import (
 	"encoding/json"
@@ -480,7 +480,7 @@ func TestDockerignore(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-e", "-f",
 		`{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
 {{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
-{{end}}{{end}}{{end}}`, ".").Output()
+{{end}}{{end}}{{end}}`, "github.com/preview-access/preview-access/cmd/preview-access").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}

@@ -1,4 +1,4 @@
-package run
+package engine
 
 import (
 	"context"
@@ -24,43 +24,54 @@ import (
 	"github.com/preview-access/preview-access/templates"
 )
 
-// session is one up or down of one preview: observe, plan, apply, report.
-type session struct {
-	*engine
-	p    preview.Preview
-	mode string
-	// prRead: this run read the PR from the API already (dispatch, CLI);
+// Session is one up or down of one preview: Prepare observes and plans,
+// the caller prints the plan, Apply applies it.
+type Session struct {
+	Env     Env
+	Clients *Clients
+	// Config is the run's configuration; after Prepare, with the account
+	// the credentials belong to.
+	Config  config.Config
+	Preview preview.Preview
+	Mode    string
+	// PRRead: this run read the PR from the API already (dispatch, CLI);
 	// the race guard need not read it a second time.
-	prRead bool
-	// reason says, on teardown, why access ends (report.Reason…).
-	reason string
+	PRRead bool
+	// Reason says, on teardown, why access ends (report.Reason…).
+	Reason string
+	// Sample: the built-in sample, planned with no AWS or GitHub.
+	Sample bool
 
-	// What planning produced, for the report.
-	cfg   config.Config // the engine's, with the account resolved
-	state desired.State
-	gwDoc []byte // desired gateway document; nil without a gateway
-	plan  plan.Plan
+	// What Prepare produced.
+	State      desired.State
+	GatewayDoc []byte // the desired gateway document; nil without a gateway
+	Plan       plan.Plan
+	// Unread are, on teardown, the resources that could not be read: the
+	// plan leaves them, and the run ends unfinished.
+	Unread []error
+
+	observed planner.Observed
 }
 
-func (s *session) run(ctx context.Context) error {
-	s.cfg = s.engine.cfg
+// Prepare checks the inputs, connects, observes and plans.
+func (s *Session) Prepare(ctx context.Context) error {
 	// Everything that can be checked without a call is checked first; the
 	// account id only fills ARNs, so a stand-in one renders the same
 	// problems.
 	if err := s.preflight(); err != nil {
 		return err
 	}
-	if s.mode == config.ModeUp && s.cfg.PermissionsBoundary == "" {
-		s.u.warning("no permissions boundary: preview roles are limited only by their own policy (set permissions-boundary; see preview-access bootstrap)")
+	if s.Mode == config.ModeUp && s.Config.PermissionsBoundary == "" {
+		s.Env.Log.Warning("no permissions boundary: preview roles are limited only by their own policy (set permissions-boundary; see preview-access bootstrap)")
 	}
-	if err := s.connect(ctx, s.p); err != nil {
+	if err := s.Clients.Connect(ctx, s.Env, s.Config, s.Preview, s.Sample); err != nil {
 		return err
 	}
 	res, err := s.observe(ctx)
 	if err != nil {
 		return err
 	}
-	if res.PR != nil && s.mode == config.ModeUp {
+	if res.PR != nil && s.Mode == config.ModeUp {
 		fresh, err := event.FromPullRequest(res.PR)
 		if err != nil {
 			return err
@@ -68,8 +79,8 @@ func (s *session) run(ctx context.Context) error {
 		if fresh.State == "closed" {
 			// Race guard: the PR closed while this run started. Nothing new
 			// is created; whatever an earlier run made is taken down.
-			s.mode, s.reason = config.ModeDown, report.ReasonClosedMeanwhile
-			s.u.notice("pull request %d was closed meanwhile: creating nothing, removing what exists", s.p.Number)
+			s.Mode, s.Reason = config.ModeDown, report.ReasonClosedMeanwhile
+			s.Env.Log.Notice("pull request %d was closed meanwhile: creating nothing, removing what exists", s.Preview.Number)
 			if res, err = s.observe(ctx); err != nil {
 				return err
 			}
@@ -80,7 +91,7 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	if res.Account != "" {
-		if s.cfg, err = s.cfg.WithAccount(res.Account); err != nil {
+		if s.Config, err = s.Config.WithAccount(res.Account); err != nil {
 			return err
 		}
 	}
@@ -91,55 +102,29 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.finish(ctx, result, res)
-}
-
-// finish prints the plan, applies it (unless a dry run) and reports.
-func (s *session) finish(ctx context.Context, result planner.Result, res observe.Result) error {
 	s.say(result)
-	if err := s.printPlan(); err != nil {
-		return err
-	}
-	var unread []error
+	s.observed = res.Observed
 	for _, what := range slices.Sorted(maps.Keys(res.Unread)) {
-		unread = append(unread, fmt.Errorf("teardown could not read the %s, so it leaves it as it is (a re-run finishes): %w", what, res.Unread[what]))
+		s.Unread = append(s.Unread, fmt.Errorf("teardown could not read the %s, so it leaves it as it is (a re-run finishes): %w", what, res.Unread[what]))
 	}
-	if s.cfg.DryRun {
-		for _, err := range unread {
-			s.u.warning("%v", err)
-		}
-		s.printDocuments()
-		return s.report(false, false)
-	}
-	if err := s.apply(ctx, res.Observed); err != nil {
-		_ = s.report(true, false)
-		return errors.Join(append([]error{err}, unread...)...)
-	}
-	if len(unread) > 0 {
-		_ = s.report(true, false)
-		for i, err := range unread {
-			unread[i] = fmt.Errorf("access is revoked, but %w", err)
-		}
-		return errors.Join(unread...)
-	}
-	return s.report(true, true)
+	return nil
 }
 
-func (s *session) say(r planner.Result) {
+func (s *Session) say(r planner.Result) {
 	for _, w := range r.Warnings {
-		s.u.warning("%s", w)
+		s.Env.Log.Warning("%s", w)
 	}
 	for _, n := range r.Notices {
-		s.u.notice("%s", n)
+		s.Env.Log.Notice("%s", n)
 	}
-	s.plan = r.Plan
+	s.Plan = r.Plan
 }
 
 // observe reads everything the session needs at once. A token GitHub
 // rejects fails every GitHub read: that is said once, as github-token's
 // problem.
-func (s *session) observe(ctx context.Context) (observe.Result, error) {
-	res, err := observe.Preview(ctx, s.readers(), s.request())
+func (s *Session) observe(ctx context.Context) (observe.Result, error) {
+	res, err := observe.Preview(ctx, s.Clients.Readers(), s.request())
 	for path, f := range res.Files {
 		if errors.Is(f.Err, ghapi.ErrUnauthorized) && err == nil {
 			err = fmt.Errorf("read %s: %w", path, f.Err)
@@ -150,7 +135,7 @@ func (s *session) observe(ctx context.Context) (observe.Result, error) {
 	}
 	var errs []error
 	rejected := false
-	for _, e := range flatten(err) {
+	for _, e := range Flatten(err) {
 		if errors.Is(e, ghapi.ErrUnauthorized) {
 			rejected = true
 			continue
@@ -166,36 +151,36 @@ func (s *session) observe(ctx context.Context) (observe.Result, error) {
 // preflight renders everything with the built-in template and a stand-in
 // account id when the real one is not known yet, so every problem of the
 // inputs is reported before any call.
-func (s *session) preflight() error {
+func (s *Session) preflight() error {
 	var boundary error
-	if s.mode == config.ModeUp {
-		boundary = s.cfg.CheckBoundary()
+	if s.Mode == config.ModeUp {
+		boundary = s.Config.CheckBoundary()
 	}
-	cfg := s.cfg
+	cfg := s.Config
 	if cfg.AccountID == "" {
 		cfg.AccountID = "123456789012"
 	}
 	tmpl, _ := templates.FS.ReadFile(templates.DefaultPermissions)
-	_, _, err := renderState(cfg, s.p, tmpl, access.Default(), s.env.Now(), time.Time{})
+	_, _, err := renderState(cfg, s.Preview, tmpl, access.Default(), s.Env.Now(), time.Time{})
 	return errors.Join(boundary, err)
 }
 
 // request is what observing reads for this session.
-func (s *session) request() observe.Request {
-	c, p := s.cfg, s.p
+func (s *Session) request() observe.Request {
+	c, p := s.Config, s.Preview
 	name, _, env := desired.Names(c, p)
-	up := s.mode == config.ModeUp
+	up := s.Mode == config.ModeUp
 	r := observe.Request{
 		Owner: p.Owner, Repo: p.Repo, Number: p.Number,
 		Teardown: !up, Role: name, Account: true, Quota: up,
-		PR:          up && !c.DryRun && !s.prRead,
+		PR:          up && !c.DryRun && !s.PRRead,
 		Environment: env,
 	}
-	if up && s.gh != nil {
+	if up && s.Clients.GitHub != nil {
 		if c.PermissionsTemplate != "" {
 			r.Files = append(r.Files, c.PermissionsTemplate)
 		}
-		if c.Gateway != gateway.KindNone {
+		if c.Gateway != config.GatewayNone {
 			r.Files = append(r.Files, c.AccessFile)
 		}
 	}
@@ -210,7 +195,7 @@ func (s *session) request() observe.Request {
 			r.TransientEnvironment = r.DeploymentEnvironment
 		}
 	}
-	if s.gw != nil && !(s.offline && c.Gateway != gateway.KindFile) {
+	if s.Clients.Gateway != nil && !(s.Clients.Offline && c.Gateway != config.GatewayFile) {
 		r.GatewayID, r.Module = p.ID(), up
 	}
 	return r
@@ -219,13 +204,13 @@ func (s *session) request() observe.Request {
 // render builds the desired state: role, documents, gateway policy. The
 // expiry only moves forward (planner.DiffTags): the gateway document and
 // the comment carry the one the role keeps.
-func (s *session) render(tmpl []byte, acc access.File, role planner.RoleState) error {
+func (s *Session) render(tmpl []byte, acc access.File, role planner.RoleState) error {
 	var keep time.Time
 	if exp, ok := naming.Expiry(role.Tags); ok && role.Exists {
 		keep = exp
 	}
 	var err error
-	s.state, s.gwDoc, err = renderState(s.cfg, s.p, tmpl, acc, s.env.Now(), keep)
+	s.State, s.GatewayDoc, err = renderState(s.Config, s.Preview, tmpl, acc, s.Env.Now(), keep)
 	return err
 }
 
@@ -239,7 +224,7 @@ func renderState(c config.Config, p preview.Preview, tmpl []byte, acc access.Fil
 		st.Role.Tags[naming.TagExpiresAt] = naming.FormatExpiry(keep)
 	}
 	var doc []byte
-	if c.Gateway != gateway.KindNone {
+	if c.Gateway != config.GatewayNone {
 		d, gerr := gateway.Build(p, acc, gateway.BuildOptions{PreviewURL: st.PreviewURL, ExpiresAt: st.ExpiresAt})
 		if gerr != nil {
 			errs = append(errs, fmt.Errorf("gateway policy: %w", gerr))
@@ -251,9 +236,9 @@ func renderState(c config.Config, p preview.Preview, tmpl []byte, acc access.Fil
 }
 
 // planFor plans the session's mode from what was observed.
-func (s *session) planFor(o planner.Observed) (planner.Result, error) {
+func (s *Session) planFor(o planner.Observed) (planner.Result, error) {
 	d := s.desired()
-	if s.mode == config.ModeDown {
+	if s.Mode == config.ModeDown {
 		if d.Comment != nil {
 			d.Comment.Revocation = s.revocation()
 		}
@@ -264,15 +249,15 @@ func (s *session) planFor(o planner.Observed) (planner.Result, error) {
 
 // desired is the planner's view of the rendered state; the parts this run
 // does not manage (no token, no gateway) are nil.
-func (s *session) desired() planner.Desired {
-	c, st, p := s.cfg, s.state, s.p
+func (s *Session) desired() planner.Desired {
+	c, st, p := s.Config, s.State, s.Preview
 	d := planner.Desired{
 		Role:        st.Role,
 		WaitForRole: c.WaitForRole,
 		Ref:         p.MergeRef(),
-		Comment:     &planner.Comment{Number: p.Number, Marker: report.Marker(p.ID()), Preview: s.reportPreview()},
+		Comment:     &planner.Comment{Number: p.Number, Marker: report.Marker(p.ID()), Preview: s.ReportPreview()},
 	}
-	if s.gh != nil {
+	if s.Clients.GitHub != nil {
 		d.Environment = st.Environment
 		if c.Deployment {
 			d.Deployment = &planner.Deployment{Environment: desired.EnvironmentName(c, p), SHA: p.HeadSHA, URL: st.PreviewURL}
@@ -281,25 +266,26 @@ func (s *session) desired() planner.Desired {
 			}
 		}
 	}
-	if s.gw != nil {
-		_, module := s.gw.(gateway.ModuleKeeper)
-		d.Gateway = &planner.Gateway{Kind: c.Gateway, ID: p.ID(), Document: s.gwDoc, Module: module}
+	if s.Clients.Gateway != nil {
+		_, module := s.Clients.Gateway.(gateway.ModuleKeeper)
+		d.Gateway = &planner.Gateway{Kind: c.Gateway, ID: p.ID(), Document: s.GatewayDoc, Module: module}
 	}
-	if s.gh == nil || !c.Comment {
+	if s.Clients.GitHub == nil || !c.Comment {
 		d.Comment = nil
 	}
 	return d
 }
 
-// apply executes the plan. When another run created the role between
+// Apply executes the plan. When another run created the role between
 // observe and CreateRole, it observes the role once more, plans again and
 // converges; what already succeeded is not done twice.
-func (s *session) apply(ctx context.Context, o planner.Observed) error {
-	a := &apply.Applier{IAM: s.iam, GitHub: s.gh, Gateway: s.gw, Owner: s.p.Owner, Repo: s.p.Repo, Log: uiLog{s.u}}
-	err := a.Apply(ctx, s.plan)
+func (s *Session) Apply(ctx context.Context) error {
+	o := s.observed
+	a := s.Clients.Applier(s.Preview, s.Env.Log)
+	err := a.Apply(ctx, s.Plan)
 	if errors.Is(err, apply.ErrRaced) {
-		s.u.info("the role appeared meanwhile (another run): re-reading and converging")
-		if o.Role, err = observe.Role(ctx, s.iam, s.state.RoleName, false); err != nil {
+		s.Env.Log.Info("the role appeared meanwhile (another run): re-reading and converging")
+		if o.Role, err = observe.Role(ctx, s.Clients.Readers().IAM, s.State.RoleName, false); err != nil {
 			return err
 		}
 		result, perr := s.planFor(o)
@@ -307,19 +293,19 @@ func (s *session) apply(ctx context.Context, o planner.Observed) error {
 			return perr
 		}
 		s.say(result)
-		err = a.Apply(ctx, s.plan)
+		err = a.Apply(ctx, s.Plan)
 	}
 	if err == nil {
 		return nil
 	}
 	verb := "the preview is not ready"
-	if s.mode == config.ModeDown {
+	if s.Mode == config.ModeDown {
 		verb = "teardown is incomplete"
 	}
 	// One annotation per failed call, each saying what it means and
 	// whether a re-run is enough.
 	var errs []error
-	for _, e := range flatten(err) {
+	for _, e := range Flatten(err) {
 		if fix, permanent := whatToChange(e); permanent {
 			errs = append(errs, fmt.Errorf("apply: %w (%s; a re-run fails the same way until %s)", e, verb, fix))
 			continue
@@ -329,21 +315,14 @@ func (s *session) apply(ctx context.Context, o planner.Observed) error {
 	return errors.Join(errs...)
 }
 
-// uiLog is the ui as apply's Log.
-type uiLog struct{ u *ui }
-
-func (l uiLog) Info(format string, args ...any)    { l.u.info(format, args...) }
-func (l uiLog) Notice(format string, args ...any)  { l.u.notice(format, args...) }
-func (l uiLog) Warning(format string, args ...any) { l.u.warning(format, args...) }
-
 // revocation is why the teardown comment says access ended.
-func (s *session) revocation() report.Revocation {
-	r := report.Revocation{Reason: s.reason, At: s.env.Now()}
+func (s *Session) revocation() report.Revocation {
+	r := report.Revocation{Reason: s.Reason, At: s.Env.Now()}
 	if r.Reason == "" {
 		switch {
-		case s.p.Merged:
+		case s.Preview.Merged:
 			r.Reason = report.ReasonMerged
-		case s.p.State == "closed":
+		case s.Preview.State == "closed":
 			r.Reason = report.ReasonClosed
 		default:
 			r.Reason = report.ReasonByHand
@@ -353,14 +332,14 @@ func (s *session) revocation() report.Revocation {
 }
 
 // reportPreview is what the comment and summary say about the preview.
-func (s *session) reportPreview() report.Preview {
+func (s *Session) ReportPreview() report.Preview {
 	rp := report.Preview{
-		ID: s.p.ID(), Repository: s.p.FullName(), Number: s.p.Number, RoleARN: s.state.RoleARN,
-		TrustScope: s.cfg.TrustScope, Ref: s.p.MergeRef(), Environment: s.state.Environment,
-		PreviewURL: s.state.PreviewURL, ExpiresAt: s.state.ExpiresAt, HeadSHA: s.p.HeadSHA, Gateway: s.cfg.Gateway,
+		ID: s.Preview.ID(), Repository: s.Preview.FullName(), Number: s.Preview.Number, RoleARN: s.State.RoleARN,
+		TrustScope: s.Config.TrustScope, Ref: s.Preview.MergeRef(), Environment: s.State.Environment,
+		PreviewURL: s.State.PreviewURL, ExpiresAt: s.State.ExpiresAt, HeadSHA: s.Preview.HeadSHA, Gateway: s.Config.Gateway,
 	}
-	if s.gwDoc != nil {
-		if d, err := gateway.Unmarshal(s.gwDoc); err == nil {
+	if s.GatewayDoc != nil {
+		if d, err := gateway.Unmarshal(s.GatewayDoc); err == nil {
 			for _, subj := range d.Subjects() {
 				rp.Access = append(rp.Access, report.Access{Subject: subj, Roles: d.Bindings[subj]})
 			}
