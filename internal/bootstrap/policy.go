@@ -345,6 +345,17 @@ var ProvisionerCalls = []string{
 // comes before any other change of a role without the boundary.
 func ProvisionerPermissions(o Options) Document {
 	d := o.withDefaults()
+	st := provisionerAllows(d)
+	st = append(st, boundaryDenies(d)...)
+	st = append(st, ownershipDenies(d)...)
+	st = append(st, identityDenies(d)...)
+	return Document{Version: version, Statement: st}
+}
+
+// provisionerAllows are what the provisioner may do: read, list and
+// change the repository's preview roles, create them only with the
+// boundary and the ownership tags, attach only allowed policies.
+func provisionerAllows(d Options) []Statement {
 	roles := Values{d.PreviewRoleARNPattern()}
 	boundary := d.BoundaryARN()
 	repo := d.Owner + "/" + d.Repo
@@ -434,22 +445,18 @@ func ProvisionerPermissions(o Options) Document {
 			},
 		})
 	}
+	return st
+}
 
-	// Denies: they hold even if someone attaches a broader policy to the
-	// provisioner role later.
-	attachDeny := Statement{
-		Sid:      "DenyAttachOutsideAllowList",
-		Effect:   "Deny",
-		Action:   Values{"iam:AttachRolePolicy"},
-		Resource: Values{"*"},
-	}
-	if len(d.AllowedManagedPolicyARNs) > 0 {
-		attachDeny.Condition = map[string]map[string]Values{
-			"ArnNotEquals": {"iam:PolicyARN": d.AllowedManagedPolicyARNs},
-		}
-	}
-	st = append(st,
-		Statement{
+// The denies below hold even if someone attaches a broader policy to the
+// provisioner role later.
+
+// boundaryDenies keep the boundary on every role the provisioner touches,
+// and the boundary policy as it is.
+func boundaryDenies(d Options) []Statement {
+	boundary := d.BoundaryARN()
+	return []Statement{
+		{
 			// StringNotEquals is also true when the role has no boundary at
 			// all (the key is then absent), so a role without this
 			// repository's boundary can be neither created nor changed nor
@@ -464,13 +471,13 @@ func ProvisionerPermissions(o Options) Document {
 				"StringNotEquals": {"iam:PermissionsBoundary": {boundary}},
 			},
 		},
-		Statement{
+		{
 			Sid:      "DenyBoundaryRemoval",
 			Effect:   "Deny",
 			Action:   Values{"iam:DeleteRolePermissionsBoundary"},
 			Resource: Values{"*"},
 		},
-		Statement{
+		{
 			Sid:    "DenyBoundaryPolicyChanges",
 			Effect: "Deny",
 			Action: Values{
@@ -483,7 +490,16 @@ func ProvisionerPermissions(o Options) Document {
 			},
 			Resource: Values{boundary},
 		},
-		Statement{
+	}
+}
+
+// ownershipDenies keep the ownership and binding tags: no role of
+// another owner or repository is taken over, none re-bound to another PR.
+func ownershipDenies(d Options) []Statement {
+	roles := Values{d.PreviewRoleARNPattern()}
+	repo := d.Owner + "/" + d.Repo
+	return []Statement{
+		{
 			// Present and different: Null=false first, because a negated
 			// operator alone is also true when the tag is not in the request.
 			Sid:      "DenyChangingManagedByTag",
@@ -495,7 +511,7 @@ func ProvisionerPermissions(o Options) Document {
 				"StringNotEquals": {"aws:RequestTag/" + TagManagedBy: {ManagedByValue}},
 			},
 		},
-		Statement{
+		{
 			Sid:      "DenyChangingRepositoryTag",
 			Effect:   "Deny",
 			Action:   Values{"iam:CreateRole", "iam:TagRole"},
@@ -505,7 +521,7 @@ func ProvisionerPermissions(o Options) Document {
 				"StringNotEquals": {"aws:RequestTag/" + TagRepository: {repo}},
 			},
 		},
-		Statement{
+		{
 			// A role that says it is managed by something else (or by
 			// preview-access for another repository) is not taken over.
 			Sid:      "DenyTakeOverOfOtherRoles",
@@ -517,7 +533,7 @@ func ProvisionerPermissions(o Options) Document {
 				"StringNotEquals": {"iam:ResourceTag/" + TagManagedBy: {ManagedByValue}},
 			},
 		},
-		Statement{
+		{
 			Sid:      "DenyTakeOverOfOtherRepositoriesRoles",
 			Effect:   "Deny",
 			Action:   Values{"iam:TagRole"},
@@ -527,7 +543,7 @@ func ProvisionerPermissions(o Options) Document {
 				"StringNotEquals": {"iam:ResourceTag/" + TagRepository: {repo}},
 			},
 		},
-		Statement{
+		{
 			// ForAnyValue in a Deny: true when any removed key is an
 			// ownership or binding tag (and false, harmlessly, when no keys
 			// are given). IAM tag keys are case-insensitive, so the match
@@ -540,7 +556,7 @@ func ProvisionerPermissions(o Options) Document {
 				"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {TagManagedBy, TagPullRequest, TagRepository, TagRepositoryID}},
 			},
 		},
-		Statement{
+		{
 			// A role already bound to a pull request is never re-bound to
 			// another: the boundary reads the pull-request tag, so changing
 			// it would hand the role another PR's data. CreateRole's own
@@ -554,7 +570,26 @@ func ProvisionerPermissions(o Options) Document {
 				"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {TagPullRequest, TagRepositoryID}},
 			},
 		},
-		Statement{
+	}
+}
+
+// identityDenies: the provisioner never becomes a preview role, attaches
+// no policy outside the allow list, and makes no identity or provider.
+func identityDenies(d Options) []Statement {
+	roles := Values{d.PreviewRoleARNPattern()}
+	attachDeny := Statement{
+		Sid:      "DenyAttachOutsideAllowList",
+		Effect:   "Deny",
+		Action:   Values{"iam:AttachRolePolicy"},
+		Resource: Values{"*"},
+	}
+	if len(d.AllowedManagedPolicyARNs) > 0 {
+		attachDeny.Condition = map[string]map[string]Values{
+			"ArnNotEquals": {"iam:PolicyARN": d.AllowedManagedPolicyARNs},
+		}
+	}
+	return []Statement{
+		{
 			// The provisioner creates preview roles; it must never become one.
 			Sid:      "DenyPassOrAssumePreviewRoles",
 			Effect:   "Deny",
@@ -562,7 +597,7 @@ func ProvisionerPermissions(o Options) Document {
 			Resource: roles,
 		},
 		attachDeny,
-		Statement{
+		{
 			Sid:    "DenyNewIdentitiesAndProviders",
 			Effect: "Deny",
 			Action: Values{
@@ -581,8 +616,7 @@ func ProvisionerPermissions(o Options) Document {
 			},
 			Resource: Values{"*"},
 		},
-	)
-	return Document{Version: version, Statement: st}
+	}
 }
 
 func merge(a, b map[string]Values) map[string]Values {

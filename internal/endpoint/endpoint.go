@@ -69,3 +69,33 @@ func Check(input, raw string) []error {
 	}
 	return errs
 }
+
+// GitHubAPI validates GITHUB_API_URL and returns "" for github.com, or the
+// enterprise base URL otherwise. Plain http is accepted only for loopback
+// hosts (test servers): anything else would send the token in clear text.
+func GitHubAPI(raw string) (enterprise string, err error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("GITHUB_API_URL %q is not an http(s) URL like https://api.github.com or https://HOST/api/v3", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !Loopback(u.Hostname()) {
+			return "", fmt.Errorf("GITHUB_API_URL %q uses plain http: the token would travel unencrypted; use https", raw)
+		}
+	default:
+		return "", fmt.Errorf("GITHUB_API_URL %q is not an http(s) URL", raw)
+	}
+	if strings.EqualFold(u.Host, "api.github.com") && strings.Trim(u.Path, "/") == "" {
+		return "", nil
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u.String(), nil
+}

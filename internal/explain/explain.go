@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -219,8 +219,23 @@ func evalStatement(s policyStatement, claims Claims) (StatementResult, bool) {
 			Hint: "explain evaluates Allow statements only; a Deny statement may still refuse the token"})
 		return sr, false
 	}
+	add(actionCheck(s))
+	pr, host := principalCheck(s, claims)
+	add(pr)
+	for _, c := range conditionChecks(s, claims, host) {
+		add(c)
+	}
+	sr.Admitted = understood
+	for _, c := range sr.Checks {
+		if c.Status == Mismatch || c.Status == Unsupported {
+			sr.Admitted = false
+		}
+	}
+	return sr, understood
+}
 
-	// Action.
+// actionCheck: the statement must allow AssumeRoleWithWebIdentity.
+func actionCheck(s policyStatement) Check {
 	act := Check{Kind: "action", Key: "Action", Expected: s.Action, Actual: []string{webIdentity}}
 	switch {
 	case s.NotAction != nil:
@@ -235,10 +250,12 @@ func evalStatement(s policyStatement, claims Claims) (StatementResult, bool) {
 		act.Status = Mismatch
 		act.Hint = "the statement does not allow " + webIdentity + ", the call GitHub OIDC federation makes"
 	}
-	add(act)
+	return act
+}
 
-	// Principal: the provider's host must be the token's issuer.
-	host := ""
+// principalCheck: the provider's host must be the token's issuer. It
+// returns the host ("" when the principal names none).
+func principalCheck(s policyStatement, claims Claims) (Check, string) {
 	pr := Check{Kind: "principal", Key: "Principal.Federated", Claim: "iss"}
 	var p struct {
 		Federated strList `json:"Federated"`
@@ -247,96 +264,84 @@ func evalStatement(s policyStatement, claims Claims) (StatementResult, bool) {
 	case s.NotPrincipal != nil:
 		pr.Status = Unsupported
 		pr.Hint = "NotPrincipal is not evaluated"
+		return pr, ""
 	case s.Principal == nil || json.Unmarshal(s.Principal, &p) != nil || len(p.Federated) != 1:
 		pr.Status = Unsupported
 		pr.Hint = "explain evaluates a single Federated principal (an OIDC provider ARN) only"
+		return pr, ""
+	}
+	arn := p.Federated[0]
+	pr.Expected = []string{arn}
+	_, h, ok := strings.Cut(arn, ":oidc-provider/")
+	if !ok {
+		pr.Status = Mismatch
+		pr.Hint = "the principal " + arn + " is not an OIDC provider"
+		return pr, ""
+	}
+	pr.Expected = []string{"https://" + h}
+	iss, present := claims.Values("iss")
+	pr.Actual = iss
+	switch {
+	case !present:
+		pr.Status = Unverifiable
+		pr.Hint = "the claims have no iss; assuming the token is from https://" + h
+	case slices.Contains(iss, "https://"+h):
+		pr.Status = Match
 	default:
-		arn := p.Federated[0]
-		pr.Expected = []string{arn}
-		_, h, ok := strings.Cut(arn, ":oidc-provider/")
-		if !ok {
-			pr.Status = Mismatch
-			pr.Hint = "the principal " + arn + " is not an OIDC provider"
-			break
-		}
-		host = h
-		pr.Expected = []string{"https://" + h}
-		iss, present := claims.Values("iss")
-		pr.Actual = iss
-		switch {
-		case !present:
-			pr.Status = Unverifiable
-			pr.Hint = "the claims have no iss; assuming the token is from https://" + h
-		case slices.Contains(iss, "https://"+h):
-			pr.Status = Match
-		default:
-			pr.Status = Mismatch
-			pr.Hint = "the token was issued by " + strings.Join(iss, ", ") + " but the role trusts the provider for https://" + h +
-				" (a GitHub Enterprise data-residency or GHES issuer needs its own OIDC provider)"
-		}
+		pr.Status = Mismatch
+		pr.Hint = "the token was issued by " + strings.Join(iss, ", ") + " but the role trusts the provider for https://" + h +
+			" (a GitHub Enterprise data-residency or GHES issuer needs its own OIDC provider)"
 	}
-	add(pr)
+	return pr, h
+}
 
-	// Conditions, in a stable order.
-	ops := make([]string, 0, len(s.Condition))
-	for op := range s.Condition {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		keys := make([]string, 0, len(s.Condition[op]))
-		for k := range s.Condition[op] {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			c := Check{Kind: op, Key: k}
-			if i := strings.LastIndex(k, ":"); i >= 0 {
-				c.Claim = k[i+1:]
-			}
-			vals, err := conditionValues(s.Condition[op][k])
-			c.Expected = vals
-			if err != nil {
-				c.Status, c.Hint = Unsupported, "condition value is not a string, number, boolean or list of them"
-				add(c)
-				continue
-			}
-			if op != "StringEquals" {
-				c.Actual, _ = claims.Values(c.Claim)
-				c.Status = Unsupported
-				c.Hint = "operator " + op + " is not understood by explain (preview-access trust policies use StringEquals only)"
-				add(c)
-				continue
-			}
-			if keyHost := strings.TrimSuffix(k, ":"+c.Claim); host != "" && keyHost != host {
-				c.Status = Mismatch
-				c.Hint = "the key is for provider " + keyHost + " but the principal is " + host + ": such a condition is never satisfied"
-				add(c)
-				continue
-			}
-			actual, present := claims.Values(c.Claim)
-			c.Actual = actual
-			c.Status = Mismatch
-			if present {
-				for _, a := range actual {
-					if slices.Contains(vals, a) {
-						c.Status = Match
-					}
-				}
-			}
-			if c.Status == Mismatch {
-				c.Hint = hint(c, claims)
-			}
-			add(c)
+// conditionChecks checks every condition, in a stable order.
+func conditionChecks(s policyStatement, claims Claims, host string) []Check {
+	var out []Check
+	for _, op := range slices.Sorted(maps.Keys(s.Condition)) {
+		for _, k := range slices.Sorted(maps.Keys(s.Condition[op])) {
+			out = append(out, conditionCheck(op, k, s.Condition[op][k], claims, host))
 		}
 	}
-	sr.Admitted = understood
-	for _, c := range sr.Checks {
-		if c.Status == Mismatch || c.Status == Unsupported {
-			sr.Admitted = false
+	return out
+}
+
+func conditionCheck(op, k string, value json.RawMessage, claims Claims, host string) Check {
+	c := Check{Kind: op, Key: k}
+	if i := strings.LastIndex(k, ":"); i >= 0 {
+		c.Claim = k[i+1:]
+	}
+	vals, err := conditionValues(value)
+	c.Expected = vals
+	switch {
+	case err != nil:
+		c.Status, c.Hint = Unsupported, "condition value is not a string, number, boolean or list of them"
+		return c
+	case op != "StringEquals":
+		c.Actual, _ = claims.Values(c.Claim)
+		c.Status = Unsupported
+		c.Hint = "operator " + op + " is not understood by explain (preview-access trust policies use StringEquals only)"
+		return c
+	}
+	if keyHost := strings.TrimSuffix(k, ":"+c.Claim); host != "" && keyHost != host {
+		c.Status = Mismatch
+		c.Hint = "the key is for provider " + keyHost + " but the principal is " + host + ": such a condition is never satisfied"
+		return c
+	}
+	actual, present := claims.Values(c.Claim)
+	c.Actual = actual
+	c.Status = Mismatch
+	if present {
+		for _, a := range actual {
+			if slices.Contains(vals, a) {
+				c.Status = Match
+			}
 		}
 	}
-	return sr, understood
+	if c.Status == Mismatch {
+		c.Hint = hint(c, claims)
+	}
+	return c
 }
 
 func actionMatches(patterns []string, action string) bool {

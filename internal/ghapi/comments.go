@@ -125,19 +125,8 @@ func (c *Client) markedComments(ctx context.Context, owner, repo string, number 
 	return nil, fmt.Errorf("cannot %s: more than %d pages", o.action, maxPages)
 }
 
-// Comment is the sticky comment: the oldest comment of number that
-// starts with marker and was written by the token's own identity, or
-// (nil, nil).
-func (c *Client) Comment(ctx context.Context, owner, repo string, number int, marker string) (*github.IssueComment, error) {
-	own, _, err := c.StickyComments(ctx, owner, repo, number, marker)
-	if err != nil || len(own) == 0 {
-		return nil, err
-	}
-	return own[0], nil
-}
-
 // WriteComment makes the sticky comment's body equal body, given the
-// comment Comment found (existing, nil when there is none): it creates the
+// comment StickyComments found (existing, nil when there is none): it creates the
 // comment when there is none, edits it in place when its body differs, and
 // writes nothing when it is already equal. The marker is put on the first
 // line when body lacks it, so the comment is found next time. A create

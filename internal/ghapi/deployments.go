@@ -165,33 +165,6 @@ func (c *Client) SetDeploymentStatus(ctx context.Context, owner, repo string, id
 	return nil
 }
 
-// DeactivateDeployments sets status inactive on every deployment of the
-// environment (of those Deployments reads) whose latest status is not
-// inactive already.
-func (c *Client) DeactivateDeployments(ctx context.Context, owner, repo, environment string) (changed bool, err error) {
-	if environment == "" {
-		return false, errors.New("deployment: empty environment name")
-	}
-	states, err := c.Deployments(ctx, owner, repo, environment)
-	if err != nil {
-		return false, err
-	}
-	ids := Active(states)
-	return len(ids) > 0, c.Deactivate(ctx, owner, repo, ids)
-}
-
-// Active are the ids of the deployments whose latest status is not
-// inactive (one with no status yet counts as active).
-func Active(states []DeploymentState) []int64 {
-	var ids []int64
-	for _, st := range states {
-		if st.State != "inactive" {
-			ids = append(ids, st.ID)
-		}
-	}
-	return ids
-}
-
 // Deactivate posts status inactive to each deployment of ids, concurrently.
 func (c *Client) Deactivate(ctx context.Context, owner, repo string, ids []int64) error {
 	return group.Each(len(ids), 8, func(i int) error {

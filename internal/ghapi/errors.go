@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/preview-access/preview-access/internal/ghretry"
 )
 
 // Errors callers match with errors.Is. Every error this package returns
@@ -141,7 +143,7 @@ func describe(er *github.ErrorResponse) string {
 func resetIn(resp *http.Response, reset time.Time) string {
 	now := time.Now()
 	if resp != nil {
-		if wait, ok := rateLimitWait(resp, now); ok {
+		if wait, ok := ghretry.Wait(resp, now); ok {
 			reset = now.Add(wait)
 		}
 	}

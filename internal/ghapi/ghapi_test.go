@@ -289,7 +289,7 @@ func TestUpsertComment(t *testing.T) {
 	if _, err := c.UpsertComment(ctx, owner, repo, 42, report.Marker("x"), "plain"); err != nil {
 		t.Fatal(err)
 	}
-	cm, err := c.Comment(ctx, owner, repo, 42, report.Marker("x"))
+	cm, err := c.sticky(ctx, owner, repo, 42, report.Marker("x"))
 	if err != nil || cm == nil || cm.GetBody() != report.Marker("x")+"\nplain" {
 		t.Errorf("Comment(x): got %v, %v; want the marked comment", cm, err)
 	}
@@ -381,12 +381,12 @@ func TestDeployments(t *testing.T) {
 
 	// Teardown, twice: the second writes nothing.
 	srv.ResetCalls()
-	changed, err := c.DeactivateDeployments(ctx, owner, repo, env)
+	changed, err := c.deactivateAll(ctx, owner, repo, env)
 	if err != nil || !changed || len(srv.Writes()) != 2 {
 		t.Errorf("deactivate: changed %v, err %v, writes %v; want two status writes", changed, err, writes(srv))
 	}
 	srv.ResetCalls()
-	changed, err = c.DeactivateDeployments(ctx, owner, repo, env)
+	changed, err = c.deactivateAll(ctx, owner, repo, env)
 	if err != nil || changed || len(srv.Writes()) != 0 {
 		t.Errorf("deactivate again: changed %v, err %v, writes %v; want none", changed, err, writes(srv))
 	}

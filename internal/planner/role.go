@@ -63,24 +63,7 @@ func (b *builder) planRoleUp(d Desired, o Observed, env string) (creates bool, e
 	name := r.Name
 	after := func(ids ...string) []string { return nonEmpty(append(ids, env)...) }
 	if !o.Role.Exists {
-		detail := fmt.Sprintf("path %s, %d tags, max session %ds", r.Path, len(r.Tags), r.MaxSession)
-		if r.Boundary != "" {
-			detail += ", boundary " + lastSegment(r.Boundary)
-		} else {
-			detail += ", no boundary"
-		}
-		b.add(plan.Change{ID: idRole, Resource: "iam-role", Name: name, Action: plan.Create, Detail: detail, After: after(),
-			Op: CreateRole{Name: name, Path: r.Path, Description: r.Description, Trust: string(r.Trust), MaxSession: r.MaxSession, Boundary: r.Boundary, Tags: maps.Clone(r.Tags)}})
-		b.add(plan.Change{ID: idPolicy, Resource: "inline-policy", Name: name, Action: plan.Create, Detail: "inline policy " + PolicyName, After: []string{idRole},
-			Op: PutPolicy{Name: name, Document: string(r.Policy)}})
-		for _, arn := range r.Managed {
-			b.add(plan.Change{ID: idAttach(arn), Resource: "managed-policy", Name: name, Action: plan.Create, Detail: "attach " + arn, After: []string{idRole},
-				Op: AttachPolicy{Name: name, ARN: arn}})
-		}
-		if d.WaitForRole {
-			b.add(plan.Change{ID: idWait, Resource: "iam-role", Name: name, Action: plan.Create, Detail: "wait until IAM returns it", After: []string{idRole}, Hidden: true,
-				Op: WaitForRole{Name: name}})
-		}
+		b.planRoleCreate(d, after())
 		return true, nil
 	}
 	if err := CheckOwnership(name, o.Role, r.RepositoryID, r.PullRequest); err != nil {
@@ -164,6 +147,32 @@ func (b *builder) planRoleUp(d Desired, o Observed, env string) (creates bool, e
 		b.add(plan.Change{ID: idRole, Resource: "iam-role", Name: name, Action: plan.NoOp, Detail: "up to date"})
 	}
 	return false, nil
+}
+
+// planRoleCreate plans a new role: one CreateRole with its trust, tags,
+// boundary, path and session, then its policies, and the wait until IAM
+// returns it.
+func (b *builder) planRoleCreate(d Desired, after []string) {
+	r := d.Role
+	name := r.Name
+	detail := fmt.Sprintf("path %s, %d tags, max session %ds", r.Path, len(r.Tags), r.MaxSession)
+	if r.Boundary != "" {
+		detail += ", boundary " + lastSegment(r.Boundary)
+	} else {
+		detail += ", no boundary"
+	}
+	b.add(plan.Change{ID: idRole, Resource: "iam-role", Name: name, Action: plan.Create, Detail: detail, After: after,
+		Op: CreateRole{Name: name, Path: r.Path, Description: r.Description, Trust: string(r.Trust), MaxSession: r.MaxSession, Boundary: r.Boundary, Tags: maps.Clone(r.Tags)}})
+	b.add(plan.Change{ID: idPolicy, Resource: "inline-policy", Name: name, Action: plan.Create, Detail: "inline policy " + PolicyName, After: []string{idRole},
+		Op: PutPolicy{Name: name, Document: string(r.Policy)}})
+	for _, arn := range r.Managed {
+		b.add(plan.Change{ID: idAttach(arn), Resource: "managed-policy", Name: name, Action: plan.Create, Detail: "attach " + arn, After: []string{idRole},
+			Op: AttachPolicy{Name: name, ARN: arn}})
+	}
+	if d.WaitForRole {
+		b.add(plan.Change{ID: idWait, Resource: "iam-role", Name: name, Action: plan.Create, Detail: "wait until IAM returns it", After: []string{idRole}, Hidden: true,
+			Op: WaitForRole{Name: name}})
+	}
 }
 
 // planRevoke appends, for a teardown, the removal of the role's

@@ -10,6 +10,7 @@ import (
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/desired"
 	"github.com/preview-access/preview-access/internal/explain"
+	"github.com/preview-access/preview-access/internal/opasetup"
 	"github.com/preview-access/preview-access/templates"
 )
 
@@ -64,7 +65,7 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	case "json":
 		out, err = bootstrap.JSON(o)
 	case "opa":
-		out, err = bootstrap.OPA(o, splitComma(*hosts))
+		out, err = opasetup.Script(o, splitComma(*hosts))
 	default:
 		return fmt.Errorf("%w: --format must be cloudformation, json or opa", errUsage)
 	}

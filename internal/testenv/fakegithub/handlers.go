@@ -249,25 +249,7 @@ func (r *repo) prJSON(base string, pr *PullRequest, full bool) obj {
 		}
 		return out
 	}
-	teams := []obj{}
-	for _, t := range pr.RequestedTeams {
-		id := idFor(r.Owner + "/" + t)
-		api := base + "/teams/" + strconv.FormatInt(id, 10)
-		teams = append(teams, obj{
-			"id": id, "node_id": nodeID("Team", id), "name": t, "slug": t, "description": nil,
-			"privacy": "closed", "notification_setting": "notifications_enabled", "permission": "pull",
-			"url": api, "html_url": web + "/orgs/" + r.Owner + "/teams/" + t,
-			"members_url": api + "/members{/member}", "repositories_url": api + "/repos",
-			"type": "organization", "parent": nil,
-		})
-	}
-	labels := []obj{}
-	for _, l := range pr.Labels {
-		id := idFor(full_ + ":" + l)
-		// "" rather than null: the list's schema (pull-request-simple)
-		// does not allow a null description.
-		labels = append(labels, obj{"id": id, "node_id": nodeID("Label", id), "url": base + "/repos/" + full_ + "/labels/" + url.PathEscape(l), "name": l, "color": "ededed", "default": false, "description": ""})
-	}
+	teams, labels := r.teamsJSON(base, pr.RequestedTeams), r.labelsJSON(base, pr.Labels)
 	headRepo := r.json(base)
 	headOwner, headUser := r.Owner, r.owner()
 	if pr.HeadRepo != "" {
@@ -349,20 +331,50 @@ func (r *repo) prJSON(base string, pr *PullRequest, full bool) obj {
 		"draft":              pr.Draft,
 	}
 	if full {
-		o["merged"] = pr.Merged
-		o["mergeable"] = nil
-		o["rebaseable"] = nil
-		o["mergeable_state"] = "unknown"
-		o["merged_by"] = nil
-		o["comments"] = 0
-		o["review_comments"] = 0
-		o["maintainer_can_modify"] = false
-		o["commits"] = 1
-		o["additions"] = 1
-		o["deletions"] = 0
-		o["changed_files"] = 1
+		fullPR(o, pr)
 	}
 	return o
+}
+
+// fullPR adds what a pull request's own read has and a listing's lacks.
+func fullPR(o obj, pr *PullRequest) {
+	for k, v := range map[string]any{
+		"merged": pr.Merged, "mergeable": nil, "rebaseable": nil, "mergeable_state": "unknown", "merged_by": nil,
+		"comments": 0, "review_comments": 0, "maintainer_can_modify": false,
+		"commits": 1, "additions": 1, "deletions": 0, "changed_files": 1,
+	} {
+		o[k] = v
+	}
+}
+
+// teamsJSON are a pull request's requested teams as GitHub lists them.
+func (r *repo) teamsJSON(base string, names []string) []obj {
+	teams := []obj{}
+	for _, t := range names {
+		id := idFor(r.Owner + "/" + t)
+		api := base + "/teams/" + strconv.FormatInt(id, 10)
+		teams = append(teams, obj{
+			"id": id, "node_id": nodeID("Team", id), "name": t, "slug": t, "description": nil,
+			"privacy": "closed", "notification_setting": "notifications_enabled", "permission": "pull",
+			"url": api, "html_url": web + "/orgs/" + r.Owner + "/teams/" + t,
+			"members_url": api + "/members{/member}", "repositories_url": api + "/repos",
+			"type": "organization", "parent": nil,
+		})
+	}
+	return teams
+}
+
+// labelsJSON are a pull request's labels.
+func (r *repo) labelsJSON(base string, names []string) []obj {
+	full := r.Owner + "/" + r.Name
+	labels := []obj{}
+	for _, l := range names {
+		id := idFor(full + ":" + l)
+		// "" rather than null: the list's schema (pull-request-simple)
+		// does not allow a null description.
+		labels = append(labels, obj{"id": id, "node_id": nodeID("Label", id), "url": base + "/repos/" + full + "/labels/" + url.PathEscape(l), "name": l, "color": "ededed", "default": false, "description": ""})
+	}
+	return labels
 }
 
 // ---- pulls and contents ----

@@ -1,4 +1,4 @@
-package bootstrap
+package opasetup
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/bootstrap"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/templates"
 )
@@ -46,10 +47,10 @@ func TestCheckPreviewHosts(t *testing.T) {
 func TestOPAScript(t *testing.T) {
 	t.Parallel()
 	url, admin := testenv.OPAURL(t), testenv.OPAToken(t)
-	o := base()
+	o := bootstrap.Options{AccountID: "123456789012", Owner: "octo-org", Repo: "shop"}
 	o.RepositoryID = time.Now().UnixNano()%1_000_000_000_000 + 7
 	host := fmt.Sprintf("pr-*.r%d.preview.test", o.RepositoryID)
-	script, err := OPA(o, []string{host})
+	script, err := Script(o, []string{host})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package bootstrap
+// Package opasetup renders what an OPA's admin runs once per repository
+// that publishes preview documents to a shared OPA (preview-access
+// bootstrap --format opa).
+package opasetup
 
 import (
 	"bytes"
@@ -6,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
+	"github.com/preview-access/preview-access/internal/bootstrap"
 	"github.com/preview-access/preview-access/templates"
 )
 
@@ -41,12 +46,12 @@ func CheckPreviewHosts(patterns []string) error {
 	return errors.Join(errs...)
 }
 
-// OPA renders what an OPA's admin runs once per repository that publishes
+// Script renders what an OPA's admin runs once per repository that publishes
 // to the OPA: a shell script that installs the preview_access module,
 // writes the authorization policy OPA must start with, binds the
 // repository's preview hosts and issues the repository's token (stored
 // only as its SHA-256). The script reads OPA_URL and OPA_ADMIN_TOKEN.
-func OPA(o Options, hosts []string) ([]byte, error) {
+func Script(o bootstrap.Options, hosts []string) ([]byte, error) {
 	var errs []error
 	if err := o.Validate(); err != nil {
 		errs = append(errs, err)
@@ -68,9 +73,9 @@ func OPA(o Options, hosts []string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := o.withDefaults()
+	d := o
 	repo := d.Owner + "/" + d.Repo
-	id := itoa(d.RepositoryID)
+	id := strconv.FormatInt(d.RepositoryID, 10)
 	hostsJSON, _ := json.Marshal(hosts)
 	identity, _ := json.Marshal(map[string]string{"kind": "repository", "repository_id": id})
 
