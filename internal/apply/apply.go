@@ -21,6 +21,7 @@ import (
 
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/ghapi"
+	"github.com/preview-access/preview-access/internal/group"
 	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/planner"
@@ -104,15 +105,13 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan) error {
 			finished[c.ID] = make(chan struct{})
 		}
 	}
-	errs := make([]error, len(p.Changes))
-	var wg sync.WaitGroup
+	errs := make([]error, len(p.Changes)) // in plan order, not completion order
+	var g group.Group
 	for i, c := range p.Changes {
 		if c.ID == "" {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			defer close(finished[c.ID])
 			for _, dep := range c.After {
 				if ch := finished[dep]; ch != nil {
@@ -122,19 +121,20 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan) error {
 				depOK := ok[dep] || finished[dep] == nil
 				okMu.Unlock()
 				if !depOK {
-					return
+					return nil
 				}
 			}
 			if err := a.run(ctx, c); err != nil {
 				errs[i] = err
-				return
+				return nil
 			}
 			okMu.Lock()
 			ok[c.ID] = true
 			okMu.Unlock()
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	return errors.Join(errs...)
 }
 

@@ -4,20 +4,21 @@ import (
 	"context"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go/middleware"
 )
 
-// WriteGate bounds the IAM writes in flight, per attempt: it sits inside
-// the SDK's retry loop, so an attempt holds a slot only while it is on the
-// wire. While the retryer backs off from a throttle (or waits for its
-// rate limiter's token), the slot serves another write: under a write
-// rate limit the limit, not the gate, paces the writes. Writes wait their
-// turn in order (Go serves blocked channel senders first come first
-// served). Without a bound, dozens of calls wait inside the adaptive
-// retryer for its tokens, which it hands out in no order, and some wait
-// past their per-call timeout.
+// WriteGate bounds the IAM writes in flight, per attempt. It wraps the
+// client's retryer: an attempt takes a slot before it asks the retryer for
+// its attempt token (the adaptive retryer's rate limiter waits there) and
+// gives it back as soon as the response is in, before the retryer backs
+// off. So the attempts waiting for the rate limiter are few and served
+// first come first served (Go serves blocked channel senders in order),
+// none waits past its per-call timeout in a crowd the limiter serves in
+// no order, and a write backing off from a throttle frees its slot for
+// another: under a write rate limit the limit, not the gate, paces the
+// writes.
 type WriteGate struct{ sem chan struct{} }
 
 // NewWriteGate admits n writes in flight at once (at least one).
@@ -26,24 +27,43 @@ func NewWriteGate(n int) *WriteGate { return &WriteGate{sem: make(chan struct{},
 // Option installs the gate in an IAM client: iam.NewFromConfig(cfg,
 // gate.Option()).
 func (g *WriteGate) Option() func(*iam.Options) {
-	return func(o *iam.Options) { o.APIOptions = append(o.APIOptions, g.add) }
+	return func(o *iam.Options) { o.Retryer = &gatedRetryer{Retryer: o.Retryer, gate: g} }
 }
 
-func (g *WriteGate) add(stack *middleware.Stack) error {
-	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("PreviewAccessWriteGate", g.handle), "Retry", middleware.After)
+// gatedRetryer is a retryer whose attempt tokens of writes pass the gate.
+type gatedRetryer struct {
+	aws.Retryer
+	gate *WriteGate
 }
 
-func (g *WriteGate) handle(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+var _ aws.RetryerV2 = (*gatedRetryer)(nil)
+
+// GetAttemptToken waits for a slot (writes only), then for the wrapped
+// retryer's token; the release gives both back.
+func (r *gatedRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	token := func() (func(error) error, error) {
+		if v2, ok := r.Retryer.(aws.RetryerV2); ok {
+			return v2.GetAttemptToken(ctx)
+		}
+		return r.Retryer.GetInitialToken(), nil
+	}
 	if !IsWrite(awsmiddleware.GetOperationName(ctx)) {
-		return next.HandleFinalize(ctx, in)
+		return token()
 	}
 	select {
-	case g.sem <- struct{}{}:
+	case r.gate.sem <- struct{}{}:
 	case <-ctx.Done():
-		return middleware.FinalizeOutput{}, middleware.Metadata{}, ctx.Err()
+		return nil, ctx.Err()
 	}
-	defer func() { <-g.sem }()
-	return next.HandleFinalize(ctx, in)
+	release, err := token()
+	if err != nil {
+		<-r.gate.sem
+		return nil, err
+	}
+	return func(err error) error {
+		defer func() { <-r.gate.sem }()
+		return release(err)
+	}, nil
 }
 
 // IsWrite reports whether an IAM operation changes something: every

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/preview-access/preview-access/internal/group"
 )
 
 // Identity is who the token writes as: github-actions for the workflow's
@@ -70,25 +72,23 @@ func (c *Client) StickyComments(ctx context.Context, owner, repo string, number 
 	}
 	// Who the token is and what the comments are do not depend on each
 	// other: both are asked at once.
-	type identity struct {
-		me  Identity
-		err error
-	}
-	who := make(chan identity, 1)
-	go func() {
-		me, err := c.Identity(ctx)
-		who <- identity{me, err}
-	}()
-	marked, err := c.markedComments(ctx, owner, repo, number, marker)
-	id := <-who
+	var (
+		me             Identity
+		marked         []*github.IssueComment
+		idErr, listErr error
+		g              group.Group
+	)
+	g.Go(func() error { me, idErr = c.Identity(ctx); return nil })
+	g.Go(func() error { marked, listErr = c.markedComments(ctx, owner, repo, number, marker); return nil })
+	g.Wait()
 	switch {
-	case id.err != nil:
-		return nil, 0, id.err
-	case err != nil:
-		return nil, 0, err
+	case idErr != nil:
+		return nil, 0, idErr
+	case listErr != nil:
+		return nil, 0, listErr
 	}
 	for _, cm := range marked {
-		if id.me.Owns(cm.GetUser()) {
+		if me.Owns(cm.GetUser()) {
 			own = append(own, cm)
 		} else {
 			others++

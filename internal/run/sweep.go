@@ -75,8 +75,12 @@ func finishSweep(c *command, target preview.Preview, sw *sweep.Sweep) error {
 	for _, w := range slices.Compact(res.Warnings) {
 		c.u.warning("%s", w)
 	}
-	if len(res.Left) > 0 {
-		c.u.warning("sweep stopped starting teardowns before its deadline (timeout %s): %d previews are left for the next run: %s", c.cfg.Timeout, len(res.Left), strings.Join(res.Left, ", "))
+	slices.Sort(res.Notices)
+	for _, n := range slices.Compact(res.Notices) {
+		c.u.notice("%s", n)
+	}
+	if left := res.LeftNames(); len(left) > 0 {
+		c.u.warning("sweep stopped starting teardowns before its deadline (timeout %s): %d previews are left for the next run: %s", c.cfg.Timeout, len(left), strings.Join(left, ", "))
 	}
 	if err := sweepReport(c.u, target, sw.Plan, res, false); err != nil {
 		return err
@@ -100,7 +104,7 @@ func sweepReport(u *ui, target preview.Preview, pl plan.Plan, res *sweep.Result,
 	}
 	u.summary(report.SweepSummary(report.Sweep{
 		Repository: target.FullName(), DryRun: dry, Plan: pl,
-		Removed: res.Removed, Failed: res.Failed, Left: res.Left, Kept: res.Kept,
+		Removed: res.Removed, Failed: res.Failed, Left: res.LeftNames(), Kept: res.Kept,
 	}))
 	u.info("sweep: %d removed, %d kept, %d failed, %d left", len(res.Removed), len(res.Kept), len(res.Failed), len(res.Left))
 	return nil
