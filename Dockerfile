@@ -1,7 +1,7 @@
 # The action's image. The runner builds it from this file (runs.image in
 # action.yml) with the action's directory as the context, and runs it as
 # root with the workspace mounted at /github/workspace. Checked by
-# cmd/preview-access/dockerfile_test.go.
+# internal/hygiene/dockerfile_test.go.
 
 # Build stage: an exact Go release (the one this repository is tested with,
 # for go.mod's `go 1.26`) on Debian 12. No digest is written: none could be

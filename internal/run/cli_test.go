@@ -135,3 +135,34 @@ func TestBootstrapCLI(t *testing.T) {
 		t.Errorf("bad account id: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestVersionIsLogged: the stamped version is what --version prints and
+// the first line of every run's log, right after the secrets are masked;
+// for a person it goes to stderr, so stdout stays the plan.
+func TestVersionIsLogged(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	Main(context.Background(), Env{Args: []string{"--version"}, Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &out, Version: "v1.4.2"})
+	if !strings.HasPrefix(out.String(), "preview-access v1.4.2") {
+		t.Errorf("--version printed %q; want the stamped version", out.String())
+	}
+
+	h := newHarness(t)
+	h.event("pull_request_target", "pull_request_target.opened.json")
+	r := h.runWith(runOpts{})
+	var first string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			first = l
+			break
+		}
+	}
+	if r.code != 0 || !strings.HasPrefix(first, "preview-access ") {
+		t.Errorf("exit %d, first line of the log %q; want the version", r.code, first)
+	}
+
+	code, stdout, stderr := cli(t, "plan", "--output", "json")
+	if code != 0 || !strings.HasPrefix(stderr, "preview-access ") || !strings.HasPrefix(stdout, "{") {
+		t.Errorf("plan --output json: exit %d, stdout starts %.20q, stderr starts %.20q; want JSON on stdout and the version on stderr", code, stdout, stderr)
+	}
+}

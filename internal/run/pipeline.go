@@ -22,7 +22,8 @@ func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 // GITHUB_EVENT_PATH.
 func runAction(ctx context.Context, env Env, u *ui) error {
 	cfg, err := config.Load(lookupFor(env, nil))
-	u.mask(cfg.Secrets()...)
+	u.mask(append(cfg.Secrets(), env.Getenv("GITHUB_TOKEN"))...)
+	logVersion(env, u)
 	if err != nil {
 		return err
 	}
@@ -37,6 +38,9 @@ func runAction(ctx context.Context, env Env, u *ui) error {
 // from flags (or INPUT_* variables), the pull request from --event or
 // --repo and --pr.
 func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) error {
+	if !u.actions {
+		logVersion(env, u) // nothing to mask for a person's terminal
+	}
 	fs, f := newFlagSet(cmd, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -95,7 +99,10 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	}
 
 	cfg, err := config.Load(modeLookup)
-	u.mask(cfg.Secrets()...)
+	u.mask(append(cfg.Secrets(), env.Getenv("GITHUB_TOKEN"))...)
+	if u.actions {
+		logVersion(env, u)
+	}
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -171,11 +172,51 @@ func dispatch(ctx context.Context, env Env, u *ui) error {
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
+// versionString is the binary's version: the one the build stamped
+// (-ldflags "-X main.version=…", as the Dockerfile and the release do), else
+// the module version go install recorded, else "(devel)"; with the commit
+// the build recorded, and "+dirty" for a build of a modified tree.
 func versionString(v string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if v == "" && ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
 	if v == "" {
-		return "(devel)"
+		v = "(devel)"
+	}
+	if !ok {
+		return v
+	}
+	var rev string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" {
+		v += " (commit " + rev
+		if dirty {
+			v += "+dirty"
+		}
+		v += ")"
 	}
 	return v
+}
+
+// logVersion says which build is running: the first line of the log,
+// right after the secrets are masked (nothing may print before that), or on
+// stderr for a person (stdout may carry the JSON plan).
+func logVersion(env Env, u *ui) {
+	line := "preview-access " + versionString(env.Version)
+	if u.actions {
+		u.info("%s", line)
+		return
+	}
+	fmt.Fprintln(env.Stderr, line)
 }
 
 // cliFlags are the CLI-only flags; the action's inputs become flags of the
