@@ -19,6 +19,7 @@ func main() {
 	code := run.Main(ctx, run.Env{
 		Args:     os.Args[1:],
 		Getenv:   os.Getenv,
+		Environ:  os.Environ,
 		Stdout:   os.Stdout,
 		Stderr:   os.Stderr,
 		Terminal: isTerminal(os.Stdout),

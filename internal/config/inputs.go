@@ -4,6 +4,11 @@
 package config
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/preview-access/preview-access/internal/cli"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/policy"
 )
@@ -76,4 +81,79 @@ var Outputs = []Input{
 	{"gateway-policy", "", "The gateway policy document (JSON), or its path with the `file` gateway."},
 	{"changed", "", "`true` when the run wrote anything."},
 	{"plan", "", "The plan as JSON: mode and a list of resource, name, action, detail."},
+}
+
+// Boolean reports whether the input is true or false (a CLI flag that
+// needs no value).
+func (in Input) Boolean() bool { return in.Default == "true" || in.Default == "false" }
+
+// Value names the input's value in the CLI's help ("" for a boolean).
+func (in Input) Value() string {
+	if in.Boolean() {
+		return ""
+	}
+	return flagValues[in.Name]
+}
+
+// flagValues name each non-boolean input's value for the CLI's help.
+var flagValues = map[string]string{
+	"mode": "MODE", "pr": "N", "aws-region": "REGION", "account-id": "ACCOUNT_ID",
+	"oidc-provider-arn": "ARN", "audience": "AUD", "trust-scope": "ref|environment",
+	"environment-template": "TEMPLATE", "subject-template": "TEMPLATE", "role-name-template": "TEMPLATE",
+	"role-path": "PATH_TEMPLATE", "permissions-template": "FILE", "managed-policy-arns": "ARNS",
+	"permissions-boundary": "ARN", "max-session-duration": "SECONDS", "ttl": "DURATION", "tags": "KEY=VALUE…",
+	"trust-policy-size-limit": "CHARS", "timeout": "DURATION", "github-token": "TOKEN", "preview-url": "URL_TEMPLATE",
+	"gateway": "none|opa|webhook|file", "gateway-url": "URL", "gateway-token": "TOKEN", "gateway-secret": "SECRET",
+	"gateway-file": "FILE", "access-file": "FILE", "concurrency": "N",
+}
+
+// Commands are the CLI commands that take the input as a flag. mode is
+// none's: the command is the mode.
+func (in Input) Commands() []string {
+	switch in.Name {
+	case "mode":
+		return nil
+	case "concurrency":
+		return []string{"sweep"}
+	case "pr":
+		return []string{"plan", "up", "down", "explain"}
+	case "aws-region", "account-id", "oidc-provider-arn", "audience", "trust-scope", "environment-template", "subject-template":
+		// What the trust is made of: explain renders it too.
+		return []string{"plan", "up", "down", "sweep", "explain"}
+	case "permissions-template", "permissions-boundary", "allow-missing-boundary", "allow-iam-wildcards",
+		"max-session-duration", "ttl", "tags", "trust-policy-size-limit", "wait-for-role", "allow-forks", "access-file":
+		// What up creates; teardown needs names only.
+		return []string{"plan", "up"}
+	}
+	return []string{"plan", "up", "down", "sweep"}
+}
+
+// UnknownInputs names the INPUT_ variables of environ (KEY=VALUE) that are
+// not inputs of the action (a misspelt with: key, which the runner passes
+// on as it is), each with the closest input.
+func UnknownInputs(environ []string) []string {
+	known := make([]string, len(Inputs))
+	for i, in := range Inputs {
+		known[i] = in.Name
+	}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		name, ok := strings.CutPrefix(k, "INPUT_")
+		if !ok || name == "" {
+			continue
+		}
+		// The runner names input "a b-c" INPUT_A_B-C.
+		name = strings.ToLower(strings.ReplaceAll(name, "_", " "))
+		if slices.Contains(known, name) {
+			continue
+		}
+		msg := fmt.Sprintf("input %q is not an input of preview-access and is ignored", name)
+		if near := cli.Closest(name, known); near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		out = append(out, msg)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -12,6 +12,12 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/desired"
+	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/templates"
 )
 
 // Status is the outcome of one check.
@@ -466,4 +472,32 @@ func (r Result) Verdict() string {
 		name = c.Key
 	}
 	return "verdict: NOT ADMITTED — " + name + " differs: " + c.Hint
+}
+
+// RenderTrust renders the trust policy pull request p's role has, from the
+// inputs lookup reads (the boundary plays no part in the trust, and the
+// account id only fills the provider ARN, which claims do not name).
+func RenderTrust(lookup func(string) string, p preview.Preview, now time.Time) ([]byte, error) {
+	cfg, err := config.Load(func(name string) string {
+		v := lookup(name)
+		if v == "" && name == "allow-missing-boundary" {
+			return "true"
+		}
+		if v == "" && name == "account-id" {
+			return "123456789012"
+		}
+		return v
+	})
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := templates.FS.ReadFile(templates.DefaultPermissions)
+	if err != nil {
+		return nil, err
+	}
+	st, err := desired.Build(cfg, p, tmpl, now)
+	if err != nil {
+		return nil, err
+	}
+	return st.Role.Trust, nil
 }

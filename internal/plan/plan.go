@@ -24,14 +24,14 @@ const (
 // Change is one resource's planned action.
 type Change struct {
 	// ID names the change within its plan, for After.
-	ID       string `json:"id,omitempty"`
+	ID       string `json:"-"`
 	Resource string `json:"resource"`         // kind, e.g. "iam-role", "inline-policy", "gateway-policy"
 	Name     string `json:"name"`             // what it is called, e.g. the role name
 	Action   Action `json:"action"`           // what will happen
 	Detail   string `json:"detail,omitempty"` // why, in a few words
 	// After lists the IDs of the changes that must succeed before this one
 	// starts; a change whose dependency failed is not attempted.
-	After []string `json:"after,omitempty"`
+	After []string `json:"-"`
 	// Op is what applying the change does, as data (the planner's op
 	// types); nil for a no-op.
 	Op any `json:"-"`

@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/planner"
 	"github.com/preview-access/preview-access/internal/preview"
@@ -131,7 +132,7 @@ func (r *benchRepo) awsConfig() aws.Config {
 		Region:       testenv.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(testenv.AccessKeyID, testenv.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(r.proxy.URL()),
-		Retryer:      NewRetryer,
+		Retryer:      engine.NewRetryer,
 	}
 }
 

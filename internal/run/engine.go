@@ -14,7 +14,9 @@ type command struct {
 	output string
 	// sample: planning the built-in sample, whose account is not the
 	// caller's: neither AWS nor GitHub is read.
-	sample  bool
+	sample bool
+	// yes: the person confirmed taking an open PR's preview down (--yes).
+	yes     bool
 	clients engine.Clients
 }
 

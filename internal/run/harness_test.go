@@ -148,6 +148,15 @@ func (h *harness) run(args ...string) int {
 			defer h.mu.Unlock()
 			return h.env[k]
 		},
+		Environ: func() []string {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			var out []string
+			for k, v := range h.env {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
 		Stdout: &h.stdout,
 		Stderr: &h.stderr,
 		Now:    h.clock,

@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -24,6 +23,7 @@ func runAction(ctx context.Context, env Env, u *ui) error {
 	cfg, err := config.Load(lookupFor(env, nil))
 	u.mask(append(cfg.Secrets(), env.Getenv("GITHUB_TOKEN"))...)
 	logVersion(env, u)
+	warnUnknownInputs(env, u)
 	if err != nil {
 		return err
 	}
@@ -41,12 +41,11 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	if !u.actions {
 		logVersion(env, u) // nothing to mask for a person's terminal
 	}
-	fs, f := newFlagSet(cmd, env)
-	if err := parseFlags(fs, args); err != nil {
+	f := newFlagSet(cmd)
+	if err := f.Parse(args, env.Stdout); err != nil {
 		return err
 	}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
-	if f.output != "text" && f.output != "json" {
+	if *f.output != "text" && *f.output != "json" {
 		return fmt.Errorf("%w: --output must be text or json", errUsage)
 	}
 	lookup := lookupFor(env, f)
@@ -66,15 +65,15 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	var ev event.Event
 	sample := false
 	switch {
-	case f.event != "":
-		data, err := env.ReadFile(f.event)
+	case *f.event != "":
+		data, err := env.ReadFile(*f.event)
 		if err != nil {
 			return fmt.Errorf("read event file: %w", err)
 		}
-		if ev, err = event.Parse(f.eventName, data); err != nil {
+		if ev, err = event.Parse(*f.eventName, data); err != nil {
 			return err
 		}
-	case f.repo != "":
+	case *f.repo != "":
 		p, err := f.flagPreview(lookup)
 		if err != nil {
 			return err
@@ -106,7 +105,7 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 	if err != nil {
 		return err
 	}
-	return runEvent(ctx, &command{env: env, u: u, cfg: cfg, output: f.output, sample: sample}, ev)
+	return runEvent(ctx, &command{env: env, u: u, cfg: cfg, output: *f.output, sample: sample, yes: f.yes != nil && *f.yes == "true"}, ev)
 }
 
 // sampleDefaults fills what the built-in sample needs to plan with no
@@ -209,6 +208,9 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 	if ev.Name == "cli" && p.State == "closed" && mode == config.ModeUp && cfg.Mode == config.ModeAuto {
 		mode = config.ModeDown // plan of a closed PR shows its teardown
 	}
+	if ev.Name == "cli" && mode == config.ModeDown && p.State == "open" && !e.yes {
+		return fmt.Errorf("%w: pull request %d is open (or its state is unknown without a token): down removes its access while it is open; pass --yes to do it anyway", errUsage, p.Number)
+	}
 	if mode == config.ModeUp && p.Fork && !cfg.AllowForks {
 		u.notice("pull request %d comes from a fork: no preview access is created (set allow-forks: true to opt in)", p.Number)
 		return nil
@@ -239,4 +241,15 @@ func repository(env Env, ev event.Event) preview.Preview {
 	owner, repo, _ := strings.Cut(env.Getenv("GITHUB_REPOSITORY"), "/")
 	id, _ := strconv.ParseInt(env.Getenv("GITHUB_REPOSITORY_ID"), 10, 64)
 	return preview.Preview{Owner: owner, Repo: repo, RepositoryID: id}
+}
+
+// warnUnknownInputs warns of each INPUT_ variable that is not an input of
+// the action.
+func warnUnknownInputs(env Env, u *ui) {
+	if env.Environ == nil {
+		return
+	}
+	for _, w := range config.UnknownInputs(env.Environ()) {
+		u.warning("%s", w)
+	}
 }

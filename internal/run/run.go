@@ -7,32 +7,32 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/smithy-go/logging"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/preview-access/preview-access/internal/cli"
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/version"
 )
 
 // Env is everything a run takes from its process. Tests build one per
 // case, so runs are independent and parallel.
 type Env struct {
-	Args       []string // without the program name
-	Getenv     func(string) string
+	Args   []string // without the program name
+	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE (os.Environ), to find
+	// INPUT_ variables the action does not know; nil = none.
+	Environ    func() []string
 	Stdout     io.Writer
 	Stderr     io.Writer
 	Now        func() time.Time
@@ -58,7 +58,7 @@ func Main(ctx context.Context, env Env) int {
 		env.Now = time.Now
 	}
 	if env.LoadAWS == nil {
-		env.LoadAWS = LoadAWS
+		env.LoadAWS = engine.LoadAWS
 	}
 	if env.ReadFile == nil {
 		env.ReadFile = readFile
@@ -75,45 +75,15 @@ func Main(ctx context.Context, env Env) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, cli.ErrHelp):
 		return ExitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(env.Stderr, "%s\nRun 'preview-access --help' for usage.\n", strings.TrimPrefix(err.Error(), "usage: "))
+		fmt.Fprintln(env.Stderr, usageLine(env.Args, err))
 		return ExitUsage
 	default:
 		u.error(err)
 		return ExitError
 	}
-}
-
-// LoadAWS is the SDK's standard configuration (credential chain,
-// AWS_REGION, AWS_ENDPOINT_URL_IAM and friends) with the adaptive
-// retryer, which slows down under throttling instead of failing, and
-// which also retries IAM's ConcurrentModification.
-func LoadAWS(ctx context.Context, region string) (aws.Config, error) {
-	return awsconfig.LoadDefaultConfig(ctx,
-		awsconfig.WithRegion(region),
-		awsconfig.WithRetryer(NewRetryer),
-		// A response that never comes is a retryable error for the SDK
-		// only when the HTTP client gives up on it first.
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(20*time.Second)),
-		// The SDK's own warnings (IMDS fallbacks while looking for
-		// credentials) would read as the action's; errors still surface.
-		awsconfig.WithLogger(logging.Nop{}),
-	)
-}
-
-// NewRetryer is the retryer every AWS client of the tool uses.
-func NewRetryer() aws.Retryer {
-	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-			so.MaxAttempts = 8
-			so.MaxBackoff = 20 * time.Second
-			so.Retryables = append(slices.Clone(so.Retryables), retry.RetryableErrorCode{
-				Codes: map[string]struct{}{"ConcurrentModification": {}},
-			})
-		})
-	})
 }
 
 const usageText = `preview-access gives each pull request's preview its own AWS IAM role and
@@ -136,7 +106,7 @@ inputs (INPUT_*) and event (GITHUB_EVENT_PATH) drive the run.
 
 Examples:
   preview-access plan                              # plan the built-in sample event
-  preview-access plan --event event.json --account-id 123456789012 --allow-missing-boundary true
+  preview-access plan --event event.json --account-id 123456789012 --allow-missing-boundary
   preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 \
       --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop
   preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789
@@ -160,7 +130,7 @@ func dispatch(ctx context.Context, env Env, u *ui) error {
 		fmt.Fprint(env.Stdout, usageText)
 		return nil
 	case "version", "--version", "-version":
-		fmt.Fprintf(env.Stdout, "preview-access %s\n", versionString(env.Version))
+		fmt.Fprintf(env.Stdout, "preview-access %s\n", version.String(env.Version))
 		return nil
 	case "plan", "up", "down", "sweep":
 		return runCLI(ctx, env, u, cmd, args[1:])
@@ -172,46 +142,11 @@ func dispatch(ctx context.Context, env Env, u *ui) error {
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
-// versionString is the binary's version: the one the build stamped
-// (-ldflags "-X main.version=…", as the Dockerfile and the release do), else
-// the module version go install recorded, else "(devel)"; with the commit
-// the build recorded, and "+dirty" for a build of a modified tree.
-func versionString(v string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if v == "" && ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	if v == "" {
-		v = "(devel)"
-	}
-	if !ok {
-		return v
-	}
-	var rev string
-	dirty := false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value[:min(12, len(s.Value))]
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev != "" {
-		v += " (commit " + rev
-		if dirty {
-			v += "+dirty"
-		}
-		v += ")"
-	}
-	return v
-}
-
 // logVersion says which build is running: the first line of the log,
 // right after the secrets are masked (nothing may print before that), or on
 // stderr for a person (stdout may carry the JSON plan).
 func logVersion(env Env, u *ui) {
-	line := "preview-access " + versionString(env.Version)
+	line := "preview-access " + version.String(env.Version)
 	if u.actions {
 		u.info("%s", line)
 		return
@@ -219,60 +154,70 @@ func logVersion(env Env, u *ui) {
 	fmt.Fprintln(env.Stderr, line)
 }
 
-// cliFlags are the CLI-only flags; the action's inputs become flags of the
-// same names.
+// cliFlags are the CLI-only flags; the action's inputs the command takes
+// become flags of the same names.
 type cliFlags struct {
-	event        string
-	eventName    string
-	repo         string
-	repositoryID string
-	output       string
+	*cli.Set
+	event        *string
+	eventName    *string
+	repo         *string
+	repositoryID *string
+	output       *string
+	yes          *string
 	inputs       map[string]*string
-	set          map[string]bool
 }
 
-func newFlagSet(name string, env Env) (*flag.FlagSet, *cliFlags) {
-	fs := flag.NewFlagSet("preview-access "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	f := &cliFlags{inputs: map[string]*string{}, set: map[string]bool{}}
-	fs.StringVar(&f.event, "event", "", "event payload `file` (as GitHub writes to GITHUB_EVENT_PATH)")
-	fs.StringVar(&f.eventName, "event-name", "pull_request_target", "event `name` of --event")
-	fs.StringVar(&f.repo, "repo", "", "repository `OWNER/REPO` (with --pr, instead of --event)")
-	fs.StringVar(&f.repositoryID, "repository-id", "", "numeric repository `id` (when no github-token can read it)")
-	fs.StringVar(&f.output, "output", "text", "plan output `format`: text or json")
+func newFlagSet(name string) *cliFlags {
+	fs := cli.New(name, commandHelp[name]+"\nEvery action input the command takes is a flag of the same name.\n")
+	f := &cliFlags{Set: fs, inputs: map[string]*string{}}
+	if name != "explain" {
+		f.event = fs.String("event", "FILE", "event payload (as GitHub writes to GITHUB_EVENT_PATH)", "")
+		f.eventName = fs.String("event-name", "NAME", "event name of --event", "pull_request_target")
+	}
+	f.repo = fs.String("repo", "OWNER/REPO", "repository (with --pr, instead of --event)", "")
+	f.repositoryID = fs.String("repository-id", "ID", "numeric repository id (when no github-token can read it)", "")
+	if name != "explain" {
+		f.output = fs.String("output", "text|json", "plan output format", "text")
+	}
+	if name == "down" {
+		f.yes = fs.Bool("yes", "take the preview of an open pull request down", false)
+	}
 	for _, in := range config.Inputs {
-		usage := in.Description
-		if in.Default != "" {
-			usage += " (default " + strconv.Quote(in.Default) + ")"
+		if !slices.Contains(in.Commands(), name) {
+			continue
 		}
-		f.inputs[in.Name] = fs.String(in.Name, "", usage)
+		def := in.Default
+		if strings.Contains(def, "${{") {
+			def = "" // an expression only the runner expands
+		}
+		if in.Boolean() {
+			f.inputs[in.Name] = fs.Bool(in.Name, in.Description, def == "true")
+		} else {
+			f.inputs[in.Name] = fs.String(in.Name, in.Value(), in.Description, def)
+		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: preview-access %s [flags]\n\n%s\nFlags (every action input is a flag of the same name):\n", name, commandHelp[name])
-		fs.PrintDefaults()
-	}
-	return fs, f
+	return f
 }
 
 var commandHelp = map[string]string{
-	"plan":  "Print what up (or down, for a closed PR) would change, and the rendered\ndocuments. Writes nothing; with --account-id it needs no AWS credentials.\n\nExamples:\n  preview-access plan\n  preview-access plan --event testdata/events/pull_request_target.opened.json --account-id 123456789012 --allow-missing-boundary true --output json\n",
+	"plan":  "Print what up (or down, for a closed PR) would change, and the rendered\ndocuments. Writes nothing; with --account-id it needs no AWS credentials.\n\nExamples:\n  preview-access plan\n  preview-access plan --event testdata/events/pull_request_target.opened.json --account-id 123456789012 --allow-missing-boundary --output json\n",
 	"up":    "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop\n",
 	"down":  "Remove the pull request's role. Already gone is success.\n\nExample:\n  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789\n",
-	"sweep": "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run true\n",
+	"sweep": "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run\n",
 }
 
 // flagPreview is the pull request a person names with --repo,
 // --repository-id and --pr; the last two may be missing (0).
 func (f *cliFlags) flagPreview(lookup func(string) string) (preview.Preview, error) {
-	owner, repo, ok := strings.Cut(f.repo, "/")
+	owner, repo, ok := strings.Cut(*f.repo, "/")
 	if !ok || !preview.ValidOwner(owner) || !preview.ValidRepo(repo) {
-		return preview.Preview{}, fmt.Errorf("%w: --repo %q is not OWNER/REPO", errUsage, f.repo)
+		return preview.Preview{}, fmt.Errorf("%w: --repo %q is not OWNER/REPO", errUsage, *f.repo)
 	}
 	p := preview.Preview{Owner: owner, Repo: repo, State: "open"}
-	if f.repositoryID != "" {
-		id, err := strconv.ParseInt(f.repositoryID, 10, 64)
+	if *f.repositoryID != "" {
+		id, err := strconv.ParseInt(*f.repositoryID, 10, 64)
 		if err != nil || id <= 0 {
-			return p, fmt.Errorf("%w: --repository-id %q is not a positive number", errUsage, f.repositoryID)
+			return p, fmt.Errorf("%w: --repository-id %q is not a positive number", errUsage, *f.repositoryID)
 		}
 		p.RepositoryID = id
 	}
@@ -290,7 +235,7 @@ func (f *cliFlags) flagPreview(lookup func(string) string) (preview.Preview, err
 // AWS environment. A flag given on the command line wins.
 func lookupFor(env Env, f *cliFlags) func(string) string {
 	return func(name string) string {
-		if f != nil && f.set[name] {
+		if f != nil && f.inputs[name] != nil && f.IsSet(name) {
 			return *f.inputs[name]
 		}
 		if name == "AWS_REGION" {
@@ -301,4 +246,18 @@ func lookupFor(env Env, f *cliFlags) func(string) string {
 		}
 		return env.Getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_")))
 	}
+}
+
+// usageLine is the one line a usage error prints: the problem and the help
+// of the command it is about.
+func usageLine(args []string, err error) string {
+	var ue *cli.UsageError
+	if errors.As(err, &ue) {
+		return ue.Line()
+	}
+	ue = &cli.UsageError{Msg: strings.TrimPrefix(err.Error(), "usage: ")}
+	if len(args) > 0 && commandHelp[args[0]] != "" {
+		ue.Command = args[0]
+	}
+	return ue.Line()
 }

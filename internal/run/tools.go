@@ -2,16 +2,14 @@ package run
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/bootstrap"
-	"github.com/preview-access/preview-access/internal/config"
-	"github.com/preview-access/preview-access/internal/desired"
+	"github.com/preview-access/preview-access/internal/cli"
 	"github.com/preview-access/preview-access/internal/explain"
 	"github.com/preview-access/preview-access/internal/opasetup"
-	"github.com/preview-access/preview-access/templates"
 )
 
 const bootstrapHelp = `Print the one-time AWS setup for a repository: GitHub's OIDC provider, the
@@ -25,31 +23,39 @@ Example:
 `
 
 func runBootstrap(env Env, u *ui, args []string) error {
-	fs := newPlainFlagSet("bootstrap", bootstrapHelp, env)
-	account := fs.String("account-id", "", "AWS account `id` (12 digits; required)")
-	repo := fs.String("repo", "", "repository `OWNER/REPO` (required)")
-	repoID := fs.Int64("repository-id", 0, "numeric repository `id`; pins the provisioner's trust (recommended)")
-	region := fs.String("region", "", "a `region` of the account's partition (cn-…, us-gov-…); default aws partition")
-	branch := fs.String("default-branch", bootstrap.DefaultBranch, "the repository's default `branch`")
-	workflow := fs.String("workflow-file", bootstrap.DefaultWorkflowFile, "the trusted workflow's `path`")
-	boundary := fs.String("boundary-name", "", "`name` of the permissions boundary policy (default preview-access-boundary-OWNER.REPO)")
-	role := fs.String("provisioner-role-name", "", "`name` of the provisioner role (default preview-access-OWNER.REPO)")
-	managed := fs.String("allowed-managed-policy-arns", "", "comma-separated managed policy `ARNs` the provisioner may attach")
-	resources := fs.String("preview-resources", "", "comma-separated `ARNs` previews may touch, each naming "+bootstrap.PullRequestVariable+" (default: the PR's prefix of the default template's bucket)")
-	shared := fs.String("shared-preview-resources", "", "comma-separated `ARNs` every PR of the repository may touch (the boundary cannot keep PRs apart there)")
-	noProvider := fs.Bool("no-oidc-provider", false, "leave the OIDC provider out (the account already has one)")
-	format := fs.String("format", "cloudformation", "output `format`: cloudformation, json, or opa (the OPA admin's setup script)")
-	hosts := fs.String("preview-host", "", "with --format opa: comma-separated host `patterns` the repository's previews may claim, e.g. 'pr-*.shop.preview.example.com'")
-	if err := parseFlags(fs, args); err != nil {
+	fs := cli.New("bootstrap", bootstrapHelp)
+	account := fs.String("account-id", "ACCOUNT_ID", "AWS account id (12 digits; required)", "")
+	repo := fs.String("repo", "OWNER/REPO", "repository (required)", "")
+	repoID := fs.String("repository-id", "ID", "numeric repository id; pins the provisioner's trust (recommended)", "")
+	region := fs.String("region", "REGION", "a region of the account's partition (cn-…, us-gov-…); default the aws partition", "")
+	branch := fs.String("default-branch", "BRANCH", "the repository's default branch", bootstrap.DefaultBranch)
+	workflow := fs.String("workflow-file", "PATH", "the trusted workflow's path", bootstrap.DefaultWorkflowFile)
+	boundary := fs.String("boundary-name", "NAME", "name of the permissions boundary policy (default preview-access-boundary-OWNER.REPO)", "")
+	role := fs.String("provisioner-role-name", "NAME", "name of the provisioner role (default preview-access-OWNER.REPO)", "")
+	managed := fs.String("allowed-managed-policy-arns", "ARNS", "comma-separated managed policy ARNs the provisioner may attach", "")
+	resources := fs.String("preview-resources", "ARNS", "comma-separated ARNs previews may touch, each naming "+bootstrap.PullRequestVariable+" (default: the PR's prefix of the default template's bucket)", "")
+	shared := fs.String("shared-preview-resources", "ARNS", "comma-separated ARNs every PR of the repository may touch (the boundary cannot keep PRs apart there)", "")
+	noProvider := fs.Bool("no-oidc-provider", "leave the OIDC provider out (the account already has one)", false)
+	format := fs.String("format", "cloudformation|json|opa", "output format (opa: the OPA admin's setup script)", "cloudformation")
+	hosts := fs.String("preview-host", "PATTERNS", "with --format opa: comma-separated host patterns the repository's previews may claim, e.g. 'pr-*.shop.preview.example.com'", "")
+	if err := fs.Parse(args, env.Stdout); err != nil {
 		return err
+	}
+	var id int64
+	if *repoID != "" {
+		n, err := strconv.ParseInt(*repoID, 10, 64)
+		if err != nil || n <= 0 {
+			return cli.Usagef("bootstrap", "--repository-id %q is not a positive number", *repoID)
+		}
+		id = n
 	}
 	owner, name, ok := strings.Cut(*repo, "/")
 	if !ok {
 		return fmt.Errorf("%w: --repo OWNER/REPO is required", errUsage)
 	}
-	create := !*noProvider
+	create := *noProvider != "true"
 	o := bootstrap.Options{
-		AccountID: *account, Region: *region, Owner: owner, Repo: name, RepositoryID: *repoID,
+		AccountID: *account, Region: *region, Owner: owner, Repo: name, RepositoryID: id,
 		DefaultBranch: *branch, WorkflowFile: *workflow, BoundaryName: *boundary, ProvisionerRoleName: *role,
 		AllowedManagedPolicyARNs: splitComma(*managed), PreviewResources: splitComma(*resources), SharedPreviewResources: splitComma(*shared),
 		CreateOIDCProvider: &create,
@@ -93,18 +99,13 @@ Examples:
 `
 
 func runExplain(env Env, u *ui, args []string) error {
-	fs, f := newFlagSet("explain", env)
-	claimsFile := fs.String("claims", "", "`file` with the token's claims as JSON (or the token endpoint's {\"value\": JWT})")
-	token := fs.String("token", "", "a GitHub OIDC `JWT` (decoded offline, never sent)")
-	trustFile := fs.String("trust-policy", "", "`file` with a trust policy to check instead of rendering the PR's")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: preview-access explain [flags]\n\n%s\nFlags:\n", explainHelp)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	f := newFlagSet("explain")
+	claimsFile := f.String("claims", "FILE", "the token's claims as JSON (or the token endpoint's {\"value\": JWT})", "")
+	token := f.String("token", "JWT", "a GitHub OIDC token (decoded offline, never sent)", "")
+	trustFile := f.String("trust-policy", "FILE", "a trust policy to check instead of rendering the PR's", "")
+	if err := f.Parse(args, env.Stdout); err != nil {
 		return err
 	}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 
 	var claims explain.Claims
 	var err error
@@ -153,7 +154,7 @@ func runExplain(env Env, u *ui, args []string) error {
 // renderTrust renders the trust policy the PR's role has, from the same
 // inputs as plan: explain checks exactly what up would write.
 func renderTrust(env Env, f *cliFlags) ([]byte, error) {
-	if f.repo == "" {
+	if *f.repo == "" {
 		return nil, fmt.Errorf("%w: --repo OWNER/REPO is required (or --trust-policy FILE)", errUsage)
 	}
 	lookup := lookupFor(env, f)
@@ -166,51 +167,7 @@ func renderTrust(env Env, f *cliFlags) ([]byte, error) {
 	case p.Number == 0:
 		return nil, fmt.Errorf("%w: --pr N is required", errUsage)
 	}
-	cfg, err := config.Load(func(name string) string {
-		v := lookup(name)
-		if v == "" && name == "allow-missing-boundary" {
-			return "true" // the boundary plays no part in the trust
-		}
-		if v == "" && name == "account-id" {
-			return "123456789012" // only fills the provider ARN, which claims do not name
-		}
-		return v
-	})
-	if err != nil {
-		return nil, err
-	}
-	tmpl, err := templates.FS.ReadFile(templates.DefaultPermissions)
-	if err != nil {
-		return nil, err
-	}
-	st, err := desired.Build(cfg, p, tmpl, env.Now())
-	if err != nil {
-		return nil, err
-	}
-	return st.Role.Trust, nil
-}
-
-func newPlainFlagSet(name, help string, env Env) *flag.FlagSet {
-	fs := flag.NewFlagSet("preview-access "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: preview-access %s [flags]\n\n%s\nFlags:\n", name, help)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	return nil
+	return explain.RenderTrust(lookup, p, env.Now())
 }
 
 func splitComma(s string) []string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/preview-access/preview-access/internal/cli"
 	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/plan"
 )
@@ -138,4 +139,4 @@ func appendFile(path, text string) error {
 func flatten(err error) []error { return engine.Flatten(err) }
 
 // errUsage marks command-line mistakes (exit code 2).
-var errUsage = errors.New("usage")
+var errUsage = cli.ErrUsage

@@ -1,0 +1,195 @@
+// Package cli is how preview-access's commands take flags: GNU-style
+// --name VALUE (or --name=VALUE), boolean flags that need no value, help on
+// stdout, and usage errors of one line that point to --help. It wraps the
+// standard library's flag package, which prints its own usage and errors,
+// with the help a person reads.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ErrUsage marks errors in how the command was called: the caller prints
+// one line and a pointer to --help, and exits 2.
+var ErrUsage = errors.New("usage")
+
+// UsageError is a usage error of a command.
+type UsageError struct {
+	Command string // "" for the top level
+	Msg     string
+}
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Is makes errors.Is(err, ErrUsage) true.
+func (e *UsageError) Is(target error) bool { return target == ErrUsage }
+
+// Line is the one line a person sees: the problem and where the help is.
+func (e *UsageError) Line() string {
+	help := "preview-access --help"
+	if e.Command != "" {
+		help = "preview-access " + e.Command + " --help"
+	}
+	return "preview-access: " + e.Msg + " (see " + help + ")"
+}
+
+// Usagef is a usage error of command.
+func Usagef(command, format string, args ...any) error {
+	return &UsageError{Command: command, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrHelp is returned by Parse when the person asked for help, which Parse
+// has printed.
+var ErrHelp = flag.ErrHelp
+
+// Set is one command's flags.
+type Set struct {
+	command string // "plan", "bootstrap", …
+	help    string // what the command does, and examples
+	fs      *flag.FlagSet
+	flags   []entry
+	set     map[string]bool
+}
+
+type entry struct {
+	name, value, usage, def string
+	boolean                 bool
+}
+
+// New returns the flag set of command; help says what it does.
+func New(command, help string) *Set {
+	fs := flag.NewFlagSet("preview-access "+command, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // Parse reports; the flag package's own print is two screens
+	fs.Usage = func() {}
+	return &Set{command: command, help: help, fs: fs, set: map[string]bool{}}
+}
+
+// String defines a flag with a value; value names it in the help (FILE,
+// ARN, N).
+func (s *Set) String(name, value, usage, def string) *string {
+	p := new(string)
+	*p = def
+	s.fs.Var((*stringValue)(p), name, usage)
+	s.flags = append(s.flags, entry{name: name, value: value, usage: usage, def: def})
+	return p
+}
+
+// Bool defines a flag that is true when given without a value, and takes
+// true or false as --name=VALUE.
+func (s *Set) Bool(name, usage string, def bool) *string {
+	p := new(string)
+	*p = strconv.FormatBool(def)
+	s.fs.Var((*boolValue)(p), name, usage)
+	s.flags = append(s.flags, entry{name: name, usage: usage, def: *p, boolean: true})
+	return p
+}
+
+// Parse parses args. It returns ErrHelp after printing the help to out
+// for -h/--help, and an ErrUsage error of one line for anything else
+// wrong, naming the closest flag when one was misspelt.
+func (s *Set) Parse(args []string, out io.Writer) error {
+	err := s.fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		s.Usage(out)
+		return ErrHelp
+	case err != nil:
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			if near := Closest(name, s.names()); near != "" {
+				msg += " (did you mean --" + near + "?)"
+			}
+		}
+		return Usagef(s.command, "%s", msg)
+	case s.fs.NArg() > 0:
+		return Usagef(s.command, "unexpected argument %q", s.fs.Arg(0))
+	}
+	s.fs.Visit(func(f *flag.Flag) { s.set[f.Name] = true })
+	return nil
+}
+
+// IsSet reports whether the flag was given on the command line.
+func (s *Set) IsSet(name string) bool { return s.set[name] }
+
+func (s *Set) names() []string {
+	out := make([]string, len(s.flags))
+	for i, f := range s.flags {
+		out[i] = f.name
+	}
+	return out
+}
+
+// Usage prints the command's help: what it does, then its flags, each
+// with its value's name, its meaning and its default.
+func (s *Set) Usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: preview-access %s [flags]\n\n%s\nFlags:\n", s.command, s.help)
+	for _, f := range s.flags {
+		head := "  --" + f.name
+		if !f.boolean {
+			head += " " + f.value
+		}
+		usage := f.usage
+		if f.def != "" && !(f.boolean && f.def == "false") {
+			usage += " (default " + f.def + ")"
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", head, usage)
+	}
+}
+
+// Closest is the known name within two edits of name (a typo), or "".
+func Closest(name string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = slices.Min([]int{prev[j] + 1, cur[j-1] + 1, prev[j-1] + cost})
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+// boolValue keeps the value as the action's inputs spell it ("true",
+// "false"), so a flag and an INPUT_ variable read alike.
+type boolValue string
+
+func (v *boolValue) String() string   { return string(*v) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v = boolValue(strconv.FormatBool(b))
+	return nil
+}
