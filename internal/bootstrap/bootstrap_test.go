@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -562,5 +563,61 @@ func TestBoundaryKeepsTheSharedBucketSafe(t *testing.T) {
 	objects := stmt(t, d, "AllowWithinPreviewResources")
 	if !slices.Equal(objects.Resource, Values{bucket + "/octo-org/shop/pr-" + PullRequestVariable + "/*"}) {
 		t.Errorf("object statement resources %v; want the pull request's own prefix only", objects.Resource)
+	}
+}
+
+// TestStackName: one stack per repository, so a second repository's
+// bootstrap never replaces the first's, even where the names reduce alike.
+func TestStackName(t *testing.T) {
+	t.Parallel()
+	seen := map[string]string{}
+	for _, r := range [][2]string{{"octo-org", "shop"}, {"octo", "org-shop"}, {"Octo-Org", "Shop"}, {"octo-org", "shop.v2"}, {"octo-org", "shop_v2"}, {"a", strings.Repeat("r", 100)}} {
+		o := base()
+		o.Owner, o.Repo = r[0], r[1]
+		name := o.StackName()
+		if !regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]{0,127}$`).MatchString(name) {
+			t.Errorf("%s/%s: stack name %q is not a CloudFormation stack name", r[0], r[1], name)
+		}
+		key := strings.ToLower(r[0] + "/" + r[1])
+		if other, ok := seen[name]; ok && other != key {
+			t.Errorf("%s and %s share the stack %s", other, key, name)
+		}
+		seen[name] = key
+	}
+}
+
+// TestAudienceAndSubjectTemplate: the action's audience and
+// subject-template reach the provisioner's trust and the provider.
+func TestAudienceAndSubjectTemplate(t *testing.T) {
+	t.Parallel()
+	o := base()
+	o.Audience = "sts.amazonaws.com.cn-like"
+	o.SubjectTemplate = "repository_id:{repository_id}:context:pull_request"
+	cond := ProvisionerTrust(o).Statement[0].Condition["StringEquals"]
+	h := DefaultOIDCHost
+	if got := cond[h+":aud"]; !slices.Equal(got, Values{o.Audience}) {
+		t.Errorf("aud = %v; want %s", got, o.Audience)
+	}
+	if got, want := cond[h+":sub"], (Values{"repository_id:987654321:context:pull_request", "repository_id:987654321:context:ref:refs/heads/main"}); !slices.Equal(got, want) {
+		t.Errorf("sub = %v; want %v", got, want)
+	}
+	cfn, err := CloudFormation(o)
+	if err != nil || !strings.Contains(string(cfn), "- sts.amazonaws.com.cn-like") {
+		t.Errorf("the provider's client id is not the audience: %v\n%s", err, cfn)
+	}
+	for _, bad := range []Options{
+		{SubjectTemplate: "repo:{owner}/{repo}:environment:x"},
+		{SubjectTemplate: "repo:{owner}/{repo}:{head_ref}:pull_request"},
+		{SubjectTemplate: "repository_id:{repository_id}:context:pull_request", RepositoryID: -1},
+		{Audience: "sts.*"},
+	} {
+		b := base()
+		b.SubjectTemplate, b.Audience = bad.SubjectTemplate, bad.Audience
+		if bad.RepositoryID < 0 {
+			b.RepositoryID = 0
+		}
+		if err := b.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil; want an error", bad)
+		}
 	}
 }

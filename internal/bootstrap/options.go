@@ -7,10 +7,13 @@
 package bootstrap
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/config"
@@ -107,8 +110,17 @@ type Options struct {
 	// Subjects overrides the sub values the provisioner trust admits, for
 	// repositories with a customised or ID-based ("immutable") subject
 	// format. Default: the two default-format subjects of a pull_request_target
-	// run and of a schedule/workflow_dispatch run on the default branch.
+	// run and of a schedule/workflow_dispatch run on the default branch, or
+	// those SubjectTemplate renders.
 	Subjects []string
+	// SubjectTemplate is the action's subject-template input (the sub of
+	// a pull request's jobs, ending in "pull_request"); the provisioner's
+	// runs have the same sub under pull_request_target, and the same with
+	// ref:refs/heads/BRANCH in place of pull_request on a schedule.
+	SubjectTemplate string
+	// Audience is the aud the trust requires and the provider's client id
+	// (the action's audience input); default sts.amazonaws.com.
+	Audience string
 }
 
 var (
@@ -126,6 +138,10 @@ var (
 // Services whose resources a preview must never be granted: they are what
 // the boundary exists to fence off.
 var forbiddenServices = []string{"iam", "organizations", "sts", "account", "sso"}
+
+// Resolved is o with every empty field set to its default: what the
+// documents are rendered from.
+func (o Options) Resolved() Options { return o.withDefaults() }
 
 // withDefaults returns o with every empty field set to its default.
 func (o Options) withDefaults() Options {
@@ -166,12 +182,17 @@ func (o Options) withDefaults() Options {
 			bucket + "/" + o.Owner + "/" + o.Repo + "/pr-" + PullRequestVariable + "/*",
 		}
 	}
+	if o.Audience == "" {
+		o.Audience = Audience
+	}
 	if len(o.Subjects) == 0 {
-		repo := "repo:" + o.Owner + "/" + o.Repo
-		o.Subjects = []string{
-			repo + ":pull_request",
-			repo + ":ref:refs/heads/" + o.DefaultBranch,
+		pr := "repo:" + o.Owner + "/" + o.Repo + ":pull_request"
+		if o.SubjectTemplate != "" {
+			pr = naming.Expand(o.SubjectTemplate, naming.Vars{
+				"owner": o.Owner, "repo": o.Repo, "repository_id": strconv.FormatInt(o.RepositoryID, 10),
+			})
 		}
+		o.Subjects = []string{pr, strings.TrimSuffix(pr, "pull_request") + "ref:refs/heads/" + o.DefaultBranch}
 	}
 	o.AllowedManagedPolicyARNs = preview.SortedUnique(o.AllowedManagedPolicyARNs)
 	o.PreviewResources = preview.SortedUnique(o.PreviewResources)
@@ -184,6 +205,20 @@ func (o Options) withDefaults() Options {
 func (o Options) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if t := o.SubjectTemplate; t != "" {
+		if err := naming.CheckTemplate("subject-template", t, "owner", "repo", "repository_id"); err != nil {
+			errs = append(errs, err)
+		}
+		if !strings.HasSuffix(t, "pull_request") || strings.ContainsAny(t, "*? ") {
+			add("subject-template %q must be the exact sub of a pull request's jobs, ending in pull_request (the provisioner's schedule runs get ref:refs/heads/BRANCH in its place)", t)
+		}
+		if strings.Contains(t, "{repository_id}") && o.RepositoryID <= 0 {
+			add("subject-template uses {repository_id}: give --repository-id")
+		}
+	}
+	if a := o.Audience; a != "" && (len(a) > 255 || strings.ContainsAny(a, " *?${}")) {
+		add("audience %q is not a plain audience (the OIDC provider's client id)", a)
+	}
 	if o.Region != "" && !regionRE.MatchString(o.Region) {
 		add("region %q is not an AWS region name", o.Region)
 	}
@@ -296,7 +331,7 @@ func (o Options) Notes() []string {
 			d.Owner+"/"+d.Repo+" --jq .id) so a deleted and re-created repository of the same name cannot assume it")
 	}
 	if !*d.CreateOIDCProvider {
-		n = append(n, "OIDC provider not created: the account must already have "+d.OIDCProviderARN()+" with client id "+Audience)
+		n = append(n, "OIDC provider not created: the account must already have "+d.OIDCProviderARN()+" with client id "+d.Audience)
 	}
 	if len(d.SharedPreviewResources) > 0 {
 		n = append(n, "shared preview resources ("+strings.Join(d.SharedPreviewResources, ", ")+") are reachable by every pull request of the repository: the boundary keeps PRs apart only on the other preview resources")
@@ -329,6 +364,20 @@ func (o Options) ProvisionerRoleARN() string {
 func (o Options) OIDCProviderARN() string {
 	d := o.withDefaults()
 	return "arn:" + d.Partition + ":iam::" + d.AccountID + ":oidc-provider/" + d.OIDCHost
+}
+
+// StackName is the CloudFormation stack of this repository's setup: one
+// per repository, so that bootstrapping a second one never replaces the
+// first. Stack names allow letters, digits and '-', so the owner and
+// repository are reduced to them, and a hash of the exact owner/repo keeps
+// octo-org/shop and octo/org-shop apart.
+func (o Options) StackName() string {
+	clean := func(s string) string {
+		return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(s), "-"), "-")
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(o.Owner + "/" + o.Repo)))
+	name := "preview-access-" + clean(o.Owner) + "-" + clean(o.Repo)
+	return name[:min(len(name), 110)] + "-" + hex.EncodeToString(sum[:4])
 }
 
 // PreviewRolePath is the IAM path of this repository's preview roles: the

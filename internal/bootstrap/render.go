@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -70,9 +69,13 @@ type cfnTemplate struct {
 }
 
 type cfnResource struct {
-	Type       string         `json:"Type"`
-	DependsOn  []string       `json:"DependsOn,omitempty"`
-	Properties map[string]any `json:"Properties"`
+	Type      string   `json:"Type"`
+	DependsOn []string `json:"DependsOn,omitempty"`
+	// DeletionPolicy and UpdateReplacePolicy Retain keep a resource when
+	// its stack goes or replaces it.
+	DeletionPolicy      string         `json:"DeletionPolicy,omitempty"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy,omitempty"`
+	Properties          map[string]any `json:"Properties"`
 }
 
 type cfnOutput struct {
@@ -149,13 +152,17 @@ func CloudFormation(o Options) ([]byte, error) {
 	if *d.CreateOIDCProvider {
 		t.Resources[idProvider] = cfnResource{
 			Type: "AWS::IAM::OIDCProvider",
+			// The provider is the account's, not the repository's: other
+			// repositories' roles and configure-aws-credentials rely on it,
+			// so deleting this stack must not delete it.
+			DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain",
 			// No ThumbprintList: it is optional in the resource schema, and
 			// IAM verifies GitHub's JWKS endpoint against its own library of
 			// trusted root CAs, so a pinned thumbprint is ignored and only
 			// goes stale.
 			Properties: map[string]any{
 				"Url":          "https://" + d.OIDCHost,
-				"ClientIdList": []string{Audience},
+				"ClientIdList": []string{d.Audience},
 				"Tags":         tags,
 			},
 		}
@@ -177,8 +184,7 @@ func CloudFormation(o Options) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteString("# preview-access bootstrap for " + repo + " in account " + d.AccountID + " (" + d.Partition + ")\n")
-	b.WriteString("# Deploy: aws cloudformation deploy --template-file FILE --stack-name preview-access-" +
-		strings.ToLower(d.Owner+"-"+d.Repo) + " --capabilities CAPABILITY_NAMED_IAM\n")
+	b.WriteString("# Deploy: aws cloudformation deploy --template-file FILE --stack-name " + d.StackName() + " --capabilities CAPABILITY_NAMED_IAM\n")
 	for _, n := range d.Notes() {
 		b.WriteString("# NOTE: " + n + "\n")
 	}

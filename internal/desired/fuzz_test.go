@@ -112,7 +112,13 @@ func FuzzBuild(f *testing.F) {
 		if len(cond) != 1 {
 			t.Fatalf("operators %v; want only StringEquals", cond)
 		}
-		eq := cond["StringEquals"]
+		eq := map[string]string{}
+		for k, v := range cond["StringEquals"] {
+			if len(v) != 1 {
+				t.Fatalf("condition %s has %d values; want one", k, len(v))
+			}
+			eq[k] = v[0]
+		}
 		if sub := eq[host+":sub"]; sub == "" || strings.ContainsAny(sub, "*?") {
 			t.Fatalf("sub %q: empty or a wildcard", sub)
 		}

@@ -31,10 +31,10 @@ func admits(t *testing.T, doc []byte, provider string, c claims) bool {
 	}
 	host := policy.ProviderHost(provider)
 	for _, s := range d.Statement {
-		ok := s.Principal["Federated"] == provider
+		ok := s.Principal != nil && s.Principal.Federated == provider
 		for k, v := range s.Condition["StringEquals"] {
 			name, found := strings.CutPrefix(k, host+":")
-			if !found || c[name] != v {
+			if !found || len(v) != 1 || c[name] != v[0] {
 				ok = false
 			}
 		}

@@ -46,7 +46,7 @@ func admits(t *testing.T, doc []byte, claims map[string]string) bool {
 	for _, s := range d.Statement {
 		ok := true
 		for k, v := range s.Condition["StringEquals"] {
-			if claims[strings.TrimPrefix(k, host+":")] != v {
+			if len(v) != 1 || claims[strings.TrimPrefix(k, host+":")] != v[0] {
 				ok = false
 			}
 		}

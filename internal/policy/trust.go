@@ -50,21 +50,6 @@ func ProviderHost(providerARN string) string {
 	return host
 }
 
-// Document is an IAM policy document with a fixed field order.
-type Document struct {
-	Version   string      `json:"Version"`
-	Statement []Statement `json:"Statement"`
-}
-
-// Statement is one statement of a trust policy.
-type Statement struct {
-	Sid       string                       `json:"Sid,omitempty"`
-	Effect    string                       `json:"Effect"`
-	Principal map[string]string            `json:"Principal"`
-	Action    string                       `json:"Action"`
-	Condition map[string]map[string]string `json:"Condition"`
-}
-
 // TrustConditions are the StringEquals conditions of o's trust policy, keyed
 // by the full condition key.
 func TrustConditions(o TrustOptions) map[string]string {
@@ -98,9 +83,9 @@ func Trust(o TrustOptions) []byte {
 		Statement: []Statement{{
 			Sid:       "PreviewDeployJob",
 			Effect:    "Allow",
-			Principal: map[string]string{"Federated": o.ProviderARN},
-			Action:    "sts:AssumeRoleWithWebIdentity",
-			Condition: map[string]map[string]string{"StringEquals": TrustConditions(o)},
+			Principal: &Principal{Federated: o.ProviderARN},
+			Action:    Values{"sts:AssumeRoleWithWebIdentity"},
+			Condition: map[string]map[string]Values{"StringEquals": values(TrustConditions(o))},
 		}},
 	}
 	return mustMarshal(d)
@@ -124,4 +109,14 @@ func Size(doc []byte) int {
 		return len(doc)
 	}
 	return buf.Len()
+}
+
+// values makes each condition value a one-element Values (written as a
+// plain string).
+func values(m map[string]string) map[string]Values {
+	out := make(map[string]Values, len(m))
+	for k, v := range m {
+		out[k] = Values{v}
+	}
+	return out
 }

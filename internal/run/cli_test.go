@@ -127,6 +127,10 @@ func TestBootstrapCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "AWS::IAM::Role") || !strings.Contains(stdout, "/preview-access/octo-org/shop/") {
 		t.Errorf("bootstrap: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	code, stdout, _ = cmdline(t, "bootstrap", "--account-id", "123456789012", "--repo", "octo-org/shop", "--format", "terraform", "--no-oidc-provider", "--audience", "sts.example")
+	if code != 0 || !strings.Contains(stdout, `resource "aws_iam_role" "provisioner"`) || strings.Contains(stdout, "aws_iam_openid_connect_provider") || !strings.Contains(stdout, `"sts.example"`) {
+		t.Errorf("bootstrap --format terraform --no-oidc-provider --audience: exit %d\n%s", code, stdout)
+	}
 	code, stdout, _ = cmdline(t, "bootstrap", "--account-id", "123456789012", "--repo", "octo-org/shop", "--format", "json")
 	if code != 0 || !json.Valid([]byte(stdout)) {
 		t.Errorf("bootstrap --format json: exit %d, valid JSON %t", code, json.Valid([]byte(stdout)))

@@ -10,16 +10,23 @@ import (
 	"github.com/preview-access/preview-access/internal/cli"
 	"github.com/preview-access/preview-access/internal/explain"
 	"github.com/preview-access/preview-access/internal/opasetup"
+	"github.com/preview-access/preview-access/internal/policy"
+	"github.com/preview-access/preview-access/internal/terraform"
 )
 
 const bootstrapHelp = `Print the one-time AWS setup for a repository: GitHub's OIDC provider, the
 permissions boundary every preview role carries, and the provisioner role the
-trusted workflow assumes. Deploy the CloudFormation output with
+trusted workflow assumes. Most accounts have the provider already (aws iam
+list-open-id-connect-providers): pass --no-oidc-provider then. Deploy the
+CloudFormation output as the stack its first lines name, one per repository
+(preview-access-OWNER-REPO-HASH), so that a second repository's setup never
+replaces the first's:
   aws cloudformation deploy --template-file preview-access.yaml \
-      --stack-name preview-access --capabilities CAPABILITY_NAMED_IAM
+      --stack-name preview-access-octo-org-shop-7d604213 --capabilities CAPABILITY_NAMED_IAM
+or apply --format terraform with Terraform.
 
 Example:
-  preview-access bootstrap --account-id 123456789012 --repo octo-org/shop --repository-id 123456789 > preview-access.yaml
+  preview-access bootstrap --account-id 123456789012 --repo octo-org/shop --repository-id 123456789 --no-oidc-provider > preview-access.yaml
 `
 
 func runBootstrap(env Env, u *ui, args []string) error {
@@ -36,7 +43,9 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	resources := fs.String("preview-resources", "ARNS", "comma-separated ARNs previews may touch, each naming "+bootstrap.PullRequestVariable+" (default: the PR's prefix of the default template's bucket)", "")
 	shared := fs.String("shared-preview-resources", "ARNS", "comma-separated ARNs every PR of the repository may touch (the boundary cannot keep PRs apart there)", "")
 	noProvider := fs.Bool("no-oidc-provider", "leave the OIDC provider out (the account already has one)", false)
-	format := fs.String("format", "cloudformation|json|opa", "output format (opa: the OPA admin's setup script)", "cloudformation")
+	audience := fs.String("audience", "AUD", "the aud the provisioner's trust requires and the provider's client id (the action's audience input)", policy.DefaultAudience)
+	subject := fs.String("subject-template", "TEMPLATE", "the action's subject-template, for a repository with a customised OIDC sub claim (ends in pull_request; {owner}, {repo}, {repository_id})", "")
+	format := fs.String("format", "cloudformation|terraform|json|opa", "output format (opa: the OPA admin's setup script)", "cloudformation")
 	hosts := fs.String("preview-host", "PATTERNS", "with --format opa: comma-separated host patterns the repository's previews may claim, e.g. 'pr-*.shop.preview.example.com'", "")
 	if err := fs.Parse(args, env.Stdout); err != nil {
 		return err
@@ -58,7 +67,7 @@ func runBootstrap(env Env, u *ui, args []string) error {
 		AccountID: *account, Region: *region, Owner: owner, Repo: name, RepositoryID: id,
 		DefaultBranch: *branch, WorkflowFile: *workflow, BoundaryName: *boundary, ProvisionerRoleName: *role,
 		AllowedManagedPolicyARNs: splitComma(*managed), PreviewResources: splitComma(*resources), SharedPreviewResources: splitComma(*shared),
-		CreateOIDCProvider: &create,
+		CreateOIDCProvider: &create, Audience: *audience, SubjectTemplate: *subject,
 	}
 	if err := o.Validate(); err != nil {
 		return err
@@ -68,12 +77,14 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	switch *format {
 	case "cloudformation":
 		out, err = bootstrap.CloudFormation(o)
+	case "terraform":
+		out, err = terraform.Render(o)
 	case "json":
 		out, err = bootstrap.JSON(o)
 	case "opa":
 		out, err = opasetup.Script(o, splitComma(*hosts))
 	default:
-		return fmt.Errorf("%w: --format must be cloudformation, json or opa", errUsage)
+		return fmt.Errorf("%w: --format must be cloudformation, terraform, json or opa", errUsage)
 	}
 	if err != nil {
 		return err
