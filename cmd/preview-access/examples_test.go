@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -241,5 +242,58 @@ func TestExamples(t *testing.T) {
 	}
 	if provisioners == 0 || deploys == 0 {
 		t.Errorf("examples have %d uses of ./ and %d deploy jobs; want both", provisioners, deploys)
+	}
+}
+
+// TestWorkflowsActionlint: the repository's own workflows (the release)
+// pass actionlint.
+func TestWorkflowsActionlint(t *testing.T) {
+	t.Parallel()
+	bin := testenv.ActionLint(t)
+	files, err := filepath.Glob("../../.github/workflows/*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows in .github/workflows (%v)", err)
+	}
+	workflows := map[string][]byte{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workflows[filepath.Base(f)] = data
+	}
+	dir, paths := lintRepo(t, workflows)
+	out, err := actionlint(t, bin, dir, paths)
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("actionlint on .github/workflows (%v):\n%s", err, out)
+	}
+}
+
+// TestReleasePinsTheImage: the release workflow rewrites action.yml's one
+// `  image: Dockerfile` line to the published image: that line must be
+// there, once, and the workflow must say so (its grep -qx fails the
+// release otherwise).
+func TestReleasePinsTheImage(t *testing.T) {
+	t.Parallel()
+	action, err := os.ReadFile(actionPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count("\n"+string(action)+"\n", "\n  image: Dockerfile\n"); n != 1 {
+		t.Errorf("action.yml has %d lines '  image: Dockerfile'; the release rewrites exactly one", n)
+	}
+	release, err := os.ReadFile("../../.github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`grep -qx "  image: Dockerfile" action.yml`, "platforms: linux/amd64,linux/arm64", "cosign sign --yes", "sbom: true", "provenance: mode=max", `git tag -f "$major"`} {
+		if !strings.Contains(string(release), want) {
+			t.Errorf("release.yml lacks %q", want)
+		}
+	}
+	for _, l := range strings.Split(string(release), "\n") {
+		if i := strings.Index(l, "uses: "); i >= 0 && !regexp.MustCompile(`uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d`).MatchString(l[i:]) {
+			t.Errorf("release.yml: %q is not pinned to a commit with its version named", strings.TrimSpace(l))
+		}
 	}
 }
