@@ -87,9 +87,15 @@ func actionlint(t *testing.T, bin, dir string, paths []string) (string, error) {
 
 func TestExamplesActionlint(t *testing.T) {
 	t.Parallel()
+	lintFiles(t, "examples/", exampleFiles(t))
+}
+
+// lintFiles runs actionlint over files, laid out as a repository.
+func lintFiles(t *testing.T, what string, files []string) {
+	t.Helper()
 	bin := testenv.ActionLint(t)
 	workflows := map[string][]byte{}
-	for _, f := range exampleFiles(t) {
+	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +105,7 @@ func TestExamplesActionlint(t *testing.T) {
 	dir, paths := lintRepo(t, workflows)
 	out, err := actionlint(t, bin, dir, paths)
 	if err != nil || strings.TrimSpace(out) != "" {
-		t.Errorf("actionlint on examples/ (%v):\n%s", err, out)
+		t.Errorf("actionlint on %s (%v):\n%s", what, err, out)
 	}
 }
 
@@ -249,24 +255,11 @@ func TestExamples(t *testing.T) {
 // pass actionlint.
 func TestWorkflowsActionlint(t *testing.T) {
 	t.Parallel()
-	bin := testenv.ActionLint(t)
 	files, err := filepath.Glob("../../.github/workflows/*.yml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no workflows in .github/workflows (%v)", err)
 	}
-	workflows := map[string][]byte{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		workflows[filepath.Base(f)] = data
-	}
-	dir, paths := lintRepo(t, workflows)
-	out, err := actionlint(t, bin, dir, paths)
-	if err != nil || strings.TrimSpace(out) != "" {
-		t.Errorf("actionlint on .github/workflows (%v):\n%s", err, out)
-	}
+	lintFiles(t, ".github/workflows", files)
 }
 
 // TestReleasePinsTheImage: the release workflow rewrites action.yml's one
