@@ -145,8 +145,10 @@ func TestFileDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode = %v; want 0600", fi.Mode().Perm())
+	// Issue 14: the next steps of the job (the runner's user, not the
+	// container's root) read it.
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode = %v; want 0644, readable by the job's later steps", fi.Mode().Perm())
 	}
 	got, found, err := d.Get(ctx, "gh-1-pr-1")
 	if !found || err != nil || string(got) != string(doc) {

@@ -61,7 +61,10 @@ func (d *fileDriver) Put(ctx context.Context, id string, doc []byte) error {
 		return fmt.Errorf("file: write gateway policy: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
+	// Readable by all: the action's container runs as root, and the steps
+	// after it, which deliver the document, as the runner's user. The
+	// document holds no secret (who may open the preview, and its URL).
+	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return fmt.Errorf("file: write gateway policy: %w", err)
 	}
