@@ -137,6 +137,7 @@ type workflow struct {
 	Jobs map[string]struct {
 		Environment yaml.Node `yaml:"environment"`
 		Steps       []struct {
+			ID   string            `yaml:"id"`
 			Uses string            `yaml:"uses"`
 			With map[string]string `yaml:"with"`
 		} `yaml:"steps"`
@@ -173,17 +174,18 @@ var deployExpr = strings.NewReplacer(
 )
 
 // TestExamples checks, without actionlint, what actionlint cannot: every
-// `uses: ./` step passes only inputs config.Inputs has and a permissions
-// boundary; no provisioner checks out code; every deploy job assumes
-// exactly the role ARN (and names exactly the environment) the defaults
-// give.
+// `uses: ./` step passes only inputs config.Inputs has; a provisioner step
+// runs on pull_request_target with a permissions boundary and never next
+// to a checkout; a pull_request workflow uses the action only in mode
+// await, and every deploy job assumes the role ARN an earlier await step
+// of the same job output (so a long name's hash needs no hand-written
+// expression) and names exactly the environment the defaults give.
 func TestExamples(t *testing.T) {
 	t.Parallel()
 	known := map[string]bool{}
 	for _, in := range config.Inputs {
 		known[in.Name] = true
 	}
-	wantARN := "arn:aws:iam::123456789012:role" + deployExpr.Replace(config.Default("role-path")) + deployExpr.Replace(config.Default("role-name-template"))
 	wantEnv := deployExpr.Replace(config.Default("environment-template"))
 
 	var provisioners, deploys int
@@ -204,29 +206,45 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s: both pull_request_target and pull_request; the provisioner and the deploy are separate workflows", name)
 		}
 		for jobName, job := range w.Jobs {
+			awaited := map[string]bool{} // ids of the job's await steps so far
 			for i, st := range job.Steps {
 				where := name + ": jobs." + jobName + ".steps[" + strconv.Itoa(i) + "]"
 				if trusted && strings.HasPrefix(st.Uses, "actions/checkout@") {
 					t.Errorf("%s: a pull_request_target workflow checks out code; the provisioner must never run the PR's code", where)
 				}
 				if st.Uses == "./" {
-					provisioners++
 					for k := range st.With {
 						if !known[k] {
 							t.Errorf("%s: input %q is not in config.Inputs", where, k)
 						}
 					}
-					if st.With["permissions-boundary"] == "" {
-						t.Errorf("%s: no permissions-boundary (required unless allow-missing-boundary)", where)
-					}
-					if !trusted {
-						t.Errorf("%s: the action runs outside pull_request_target", where)
+					switch {
+					case st.With["mode"] == config.ModeAwait:
+						if trusted {
+							t.Errorf("%s: mode await belongs in the pull_request deploy job, not the provisioner", where)
+						}
+						if st.ID == "" {
+							t.Errorf("%s: the await step has no id: the deploy step cannot read its role-arn", where)
+						}
+						if st.With["account-id"] == "" {
+							t.Errorf("%s: mode await without account-id", where)
+						}
+						awaited[st.ID] = true
+					case !trusted:
+						t.Errorf("%s: the action runs outside pull_request_target in mode %q; only mode await may", where, st.With["mode"])
+					default:
+						provisioners++
+						if st.With["permissions-boundary"] == "" {
+							t.Errorf("%s: no permissions-boundary (required unless allow-missing-boundary)", where)
+						}
 					}
 				}
 				if arn, ok := st.With["role-to-assume"]; ok && slices.Contains(triggers, "pull_request") {
 					deploys++
-					if arn != wantARN {
-						t.Errorf("%s: role-to-assume\n  %s\nwant the ARN of the role the action creates with the default role-path and role-name-template\n  %s", where, arn, wantARN)
+					id, found := strings.CutPrefix(arn, "${{ steps.")
+					id, found2 := strings.CutSuffix(id, ".outputs.role-arn }}")
+					if !found || !found2 || !awaited[id] {
+						t.Errorf("%s: role-to-assume %s; want ${{ steps.ID.outputs.role-arn }} of an earlier mode await step of this job, so the job waits for the role", where, arn)
 					}
 					var env struct {
 						Name string `yaml:"name"`
@@ -247,7 +265,7 @@ func TestExamples(t *testing.T) {
 		}
 	}
 	if provisioners == 0 || deploys == 0 {
-		t.Errorf("examples have %d uses of ./ and %d deploy jobs; want both", provisioners, deploys)
+		t.Errorf("examples have %d provisioner steps and %d deploy jobs; want both", provisioners, deploys)
 	}
 }
 

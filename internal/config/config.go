@@ -23,6 +23,9 @@ const (
 	ModeUp    = "up"
 	ModeDown  = "down"
 	ModeSweep = "sweep"
+	// ModeAwait is the deploy job's: wait until the provisioner's
+	// deployment of the PR's head succeeded, and output the role's ARN.
+	ModeAwait = "await"
 )
 
 // Config is the validated set of inputs.
@@ -215,9 +218,9 @@ func (r *reader) template(input, tmpl string, allowed ...string) bool {
 func (r *reader) mode(c *Config) {
 	c.Mode = r.get("mode")
 	switch c.Mode {
-	case ModeAuto, ModePlan, ModeUp, ModeDown, ModeSweep:
+	case ModeAuto, ModePlan, ModeUp, ModeDown, ModeSweep, ModeAwait:
 	default:
-		r.bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down or sweep")
+		r.bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down, sweep or await")
 	}
 	if v := r.get("pr"); v != "" {
 		n, err := strconv.Atoi(v)

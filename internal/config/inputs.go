@@ -24,7 +24,7 @@ type Input struct {
 
 // Inputs lists every input in the order action.yml and the README show them.
 var Inputs = []Input{
-	{"mode", "auto", "What to do: `auto` (from the event: closed → down, opened/reopened/synchronize/ready_for_review → up, schedule → sweep), `plan`, `up`, `down` or `sweep`."},
+	{"mode", "auto", "What to do: `auto` (from the event: closed → down, opened/reopened/synchronize/ready_for_review → up, schedule → sweep), `plan`, `up`, `down`, `sweep`, or `await` (in the PR's deploy job: wait until the provisioner's deployment of the PR's head succeeded, and output `role-arn`; needs `account-id` and `deployments: read`, no AWS credentials)."},
 	{"pr", "", "Pull request number, for `workflow_dispatch` runs and the CLI. Ignored when the event carries a pull request."},
 	{"aws-region", "", "AWS region for the SDK (IAM is global; the region selects the partition). Defaults to `AWS_REGION`, then `us-east-1`."},
 	{"account-id", "", "AWS account id of the roles. When empty it is read with `sts:GetCallerIdentity`. Lets `plan` run with no AWS credentials."},

@@ -111,8 +111,8 @@ func TestInfoCannotStartCommand(t *testing.T) {
 	}
 	u, out, _ := testUI(t)
 	for _, h := range hostile {
-		u.info("plan for %s", h)
-		u.info("%s", h)
+		u.Info("plan for %s", h)
+		u.Info("%s", h)
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if commandLine(line) {
@@ -130,8 +130,8 @@ func TestAnnotationsAreOneLine(t *testing.T) {
 	t.Parallel()
 	u, out, _ := testUI(t)
 	u.error(errors.Join(errors.New("a\n::error::forged"), fmt.Errorf("b: %w: %w", errors.New("c\r\n::add-mask::x"), errors.New("d"))))
-	u.warning("w\n::error::forged %s", "\u2028::notice::x")
-	u.notice("n\r::error::forged")
+	u.Warning("w\n::error::forged %s", "\u2028::notice::x")
+	u.Notice("n\r::error::forged")
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	want := []string{"::error::", "::error::", "::warning::", "::notice::"}
 	if len(lines) != len(want) {

@@ -24,13 +24,6 @@ type command struct {
 func (c *command) engineEnv() engine.Env {
 	return engine.Env{
 		Now: c.env.Now, HTTPClient: c.env.HTTPClient, LoadAWS: c.env.LoadAWS,
-		ReadFile: c.env.ReadFile, LocalFiles: !c.u.actions, Log: uiLog{c.u},
+		ReadFile: c.env.ReadFile, LocalFiles: !c.u.actions, Log: c.u,
 	}
 }
-
-// uiLog is the ui as the engine's Log.
-type uiLog struct{ u *ui }
-
-func (l uiLog) Info(format string, args ...any)    { l.u.info(format, args...) }
-func (l uiLog) Notice(format string, args ...any)  { l.u.notice(format, args...) }
-func (l uiLog) Warning(format string, args ...any) { l.u.warning(format, args...) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/desired"
 	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/policy"
@@ -83,7 +84,7 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 			return fmt.Errorf("%w: %s needs --pr N with --repo", errUsage, cmd)
 		}
 	case cmd == "plan":
-		u.notice("no --event or --repo given: planning the built-in sample event (octo-org/shop pull request 42, account 123456789012)")
+		u.Notice("no --event or --repo given: planning the built-in sample event (octo-org/shop pull request 42, account 123456789012)")
 		data, err := templates.FS.ReadFile(templates.SampleEvent)
 		if err != nil {
 			return err
@@ -143,13 +144,13 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 			m, ok = config.ModeUp, true
 		}
 		if !ok {
-			u.notice("%s: nothing to do", reason)
+			u.Notice("%s: nothing to do", reason)
 			return nil
 		}
 		mode = m
 	}
 	switch mode {
-	case config.ModeSweep, config.ModeUp, config.ModeDown:
+	case config.ModeSweep, config.ModeUp, config.ModeDown, config.ModeAwait:
 	default:
 		return fmt.Errorf("mode %q is not known", mode)
 	}
@@ -172,8 +173,8 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 		// environment condition: never create such a role.
 		return &config.InputError{Input: "github-token", What: "trust-scope environment needs a token that can create environments", Fix: "pass a GitHub App token with Administration: write, or use trust-scope: ref"}
 	}
-	if gh == nil && !e.sample {
-		u.warning("no GitHub token: skipping the PR re-read, comment, deployment and environment; a permissions template or access file cannot be read either (set github-token)")
+	if gh == nil && !e.sample && mode != config.ModeAwait {
+		u.Warning("no GitHub token: skipping the PR re-read, comment, deployment and environment; a permissions template or access file cannot be read either (set github-token)")
 	}
 
 	r := repository(env, ev)
@@ -205,6 +206,9 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if mode == config.ModeAwait {
+		return runAwait(ctx, e, p)
+	}
 	if ev.Name == "cli" && p.State == "closed" && mode == config.ModeUp && cfg.Mode == config.ModeAuto {
 		mode = config.ModeDown // plan of a closed PR shows its teardown
 	}
@@ -212,11 +216,11 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 		return fmt.Errorf("%w: pull request %d is open (or its state is unknown without a token): down removes its access while it is open; pass --yes to do it anyway", errUsage, p.Number)
 	}
 	if mode == config.ModeUp && p.Fork && !cfg.AllowForks {
-		u.notice("pull request %d comes from a fork: no preview access is created (set allow-forks: true to opt in)", p.Number)
+		u.Notice("pull request %d comes from a fork: no preview access is created (set allow-forks: true to opt in)", p.Number)
 		return nil
 	}
 	if mode == config.ModeUp && p.State == "closed" {
-		u.notice("pull request %d is closed: nothing to create", p.Number)
+		u.Notice("pull request %d is closed: nothing to create", p.Number)
 		return nil
 	}
 	s := &engine.Session{Env: e.engineEnv(), Clients: &e.clients, Config: cfg, Preview: p, Mode: mode, PRRead: fromAPI, Sample: e.sample}
@@ -250,6 +254,23 @@ func warnUnknownInputs(env Env, u *ui) {
 		return
 	}
 	for _, w := range config.UnknownInputs(env.Environ()) {
-		u.warning("%s", w)
+		u.Warning("%s", w)
 	}
+}
+
+// runAwait is the deploy job's mode: it names the PR's role in the outputs
+// (role-arn, so that a long name with a hash needs no hand-written
+// expression), then waits for the provisioner's deployment of the PR's head
+// to succeed. It reads GitHub only: no AWS credentials.
+func runAwait(ctx context.Context, e *command, p preview.Preview) error {
+	st, err := engine.AwaitState(e.cfg, e.clients.GitHub != nil, p, e.env.Now())
+	if err != nil {
+		return err
+	}
+	for _, o := range [][2]string{{"role-arn", st.RoleARN}, {"role-name", st.RoleName}, {"environment", st.Environment}, {"preview-url", st.PreviewURL}} {
+		if err := e.u.setOutput(o[0], o[1]); err != nil {
+			return err
+		}
+	}
+	return engine.Await(ctx, e.u, e.clients.GitHub, p, desired.EnvironmentName(e.cfg, p))
 }

@@ -148,7 +148,7 @@ func dispatch(ctx context.Context, env Env, u *ui) error {
 func logVersion(env Env, u *ui) {
 	line := "preview-access " + version.String(env.Version)
 	if u.actions {
-		u.info("%s", line)
+		u.Info("%s", line)
 		return
 	}
 	fmt.Fprintln(env.Stderr, line)

@@ -31,7 +31,7 @@ func finish(ctx context.Context, c *command, s *engine.Session) error {
 	unread := slices.Clone(s.Unread)
 	if s.Config.DryRun {
 		for _, err := range unread {
-			c.u.warning("%v", err)
+			c.u.Warning("%v", err)
 		}
 		r.printDocuments()
 		return r.report(false, false)
@@ -59,7 +59,7 @@ func (r reporter) printPlan() error {
 	if err := r.s.Plan.WriteText(&buf, r.c.u.colour); err != nil {
 		return err
 	}
-	r.c.u.info("%s", strings.TrimSuffix(buf.String(), "\n"))
+	r.c.u.Info("%s", strings.TrimSuffix(buf.String(), "\n"))
 	return nil
 }
 
@@ -68,11 +68,11 @@ func (r reporter) printDocuments() {
 	if r.c.output == "json" || r.s.Mode != config.ModeUp {
 		return
 	}
-	r.c.u.info("\nRole ARN: %s", r.s.State.RoleARN)
-	r.c.u.info("\nTrust policy:\n%s", indent(r.s.State.Role.Trust))
-	r.c.u.info("\nPermission policy (%s):\n%s", planner.PolicyName, indent(r.s.State.Role.Policy))
+	r.c.u.Info("\nRole ARN: %s", r.s.State.RoleARN)
+	r.c.u.Info("\nTrust policy:\n%s", indent(r.s.State.Role.Trust))
+	r.c.u.Info("\nPermission policy (%s):\n%s", planner.PolicyName, indent(r.s.State.Role.Policy))
 	if r.s.GatewayDoc != nil {
-		r.c.u.info("\nGateway policy (%s):\n%s", r.s.Config.Gateway, indent(r.s.GatewayDoc))
+		r.c.u.Info("\nGateway policy (%s):\n%s", r.s.Config.Gateway, indent(r.s.GatewayDoc))
 	}
 }
 

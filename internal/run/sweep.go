@@ -17,24 +17,11 @@ import (
 	"github.com/preview-access/preview-access/internal/sweep"
 )
 
-// sweepTarget is the repository a sweep cleans up after.
-func sweepTarget(env Env, ev event.Event) (preview.Preview, error) {
-	p := repository(env, ev)
-	var errs []error
-	if !preview.ValidOwner(p.Owner) || !preview.ValidRepo(p.Repo) {
-		errs = append(errs, fmt.Errorf("sweep needs the repository: %q/%q is not OWNER/REPO (give --repo, or run in Actions)", p.Owner, p.Repo))
-	}
-	if p.RepositoryID <= 0 {
-		errs = append(errs, errors.New("sweep needs the numeric repository id (give --repository-id, or run in Actions)"))
-	}
-	return p, errors.Join(errs...)
-}
-
 // runSweep removes every preview of the repository whose PR is closed or
 // whose expiry passed (package sweep), and reports.
 func runSweep(ctx context.Context, c *command, ev event.Event) error {
-	target, err := sweepTarget(c.env, ev)
-	if err != nil {
+	target := repository(c.env, ev)
+	if err := sweep.CheckTarget(target); err != nil {
 		return err
 	}
 	start := c.env.Now()
@@ -48,7 +35,7 @@ func runSweep(ctx context.Context, c *command, ev event.Event) error {
 	}
 	c.clients.SplitReads()
 	if c.clients.GitHub == nil {
-		c.u.warning("no GitHub token: sweep removes only expired previews")
+		c.u.Warning("no GitHub token: sweep removes only expired previews")
 	}
 	sw, err := sweep.Prepare(ctx, env, &c.clients, c.cfg, target)
 	if err != nil {
@@ -58,7 +45,7 @@ func runSweep(ctx context.Context, c *command, ev event.Event) error {
 	if err := sw.Plan.WriteText(&buf, c.u.colour); err != nil {
 		return err
 	}
-	c.u.info("%s", strings.TrimSuffix(buf.String(), "\n"))
+	c.u.Info("%s", strings.TrimSuffix(buf.String(), "\n"))
 	if c.cfg.DryRun {
 		return sweepReport(c.u, target, sw.Plan, sw.Result, true)
 	}
@@ -73,14 +60,14 @@ func finishSweep(c *command, target preview.Preview, sw *sweep.Sweep) error {
 	res := sw.Result
 	slices.Sort(res.Warnings)
 	for _, w := range slices.Compact(res.Warnings) {
-		c.u.warning("%s", w)
+		c.u.Warning("%s", w)
 	}
 	slices.Sort(res.Notices)
 	for _, n := range slices.Compact(res.Notices) {
-		c.u.notice("%s", n)
+		c.u.Notice("%s", n)
 	}
 	if left := res.LeftNames(); len(left) > 0 {
-		c.u.warning("sweep stopped starting teardowns before its deadline (timeout %s): %d previews are left for the next run: %s", c.cfg.Timeout, len(left), strings.Join(left, ", "))
+		c.u.Warning("sweep stopped starting teardowns before its deadline (timeout %s): %d previews are left for the next run: %s", c.cfg.Timeout, len(left), strings.Join(left, ", "))
 	}
 	if err := sweepReport(c.u, target, sw.Plan, res, false); err != nil {
 		return err
@@ -106,6 +93,6 @@ func sweepReport(u *ui, target preview.Preview, pl plan.Plan, res *sweep.Result,
 		Repository: target.FullName(), DryRun: dry, Plan: pl,
 		Removed: res.Removed, Failed: res.Failed, Left: res.LeftNames(), Kept: res.Kept,
 	}))
-	u.info("sweep: %d removed, %d kept, %d failed, %d left", len(res.Removed), len(res.Kept), len(res.Failed), len(res.Left))
+	u.Info("sweep: %d removed, %d kept, %d failed, %d left", len(res.Removed), len(res.Kept), len(res.Failed), len(res.Left))
 	return nil
 }

@@ -90,7 +90,7 @@ func runBootstrap(env Env, u *ui, args []string) error {
 		return err
 	}
 	for _, n := range o.Notes() {
-		u.warning("%s", n)
+		u.Warning("%s", n)
 	}
 	_, err = env.Stdout.Write(out)
 	return err

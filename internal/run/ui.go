@@ -43,7 +43,7 @@ func (u *ui) error(err error) {
 	}
 }
 
-func (u *ui) warning(format string, args ...any) {
+func (u *ui) Warning(format string, args ...any) {
 	msg := plan.Clean(fmt.Sprintf(format, args...))
 	u.warnings = append(u.warnings, msg)
 	if u.actions {
@@ -53,7 +53,7 @@ func (u *ui) warning(format string, args ...any) {
 	}
 }
 
-func (u *ui) notice(format string, args ...any) {
+func (u *ui) Notice(format string, args ...any) {
 	msg := plan.Clean(fmt.Sprintf(format, args...))
 	if u.actions {
 		u.a.Noticef("%s", msg)
@@ -67,7 +67,7 @@ func (u *ui) notice(format string, args ...any) {
 // start one: the runner trims leading white space before it looks for
 // "::" (indenting is no defence), and it finds the legacy "##[command]"
 // anywhere in a line.
-func (u *ui) info(format string, args ...any) {
+func (u *ui) Info(format string, args ...any) {
 	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
 		line = plan.Clean(line)
 		if strings.HasPrefix(strings.TrimLeftFunc(line, unicode.IsSpace), "::") {
@@ -120,7 +120,7 @@ func (u *ui) summary(markdown string) {
 		return
 	}
 	if err := appendFile(path, markdown+"\n"); err != nil {
-		u.warning("job summary not written: %v", err)
+		u.Warning("job summary not written: %v", err)
 	}
 }
 

@@ -53,6 +53,18 @@ func CommonPrefix(tmpl string) string {
 	return "/"
 }
 
+// CheckTarget reports what a sweep lacks to know its repository.
+func CheckTarget(p preview.Preview) error {
+	var errs []error
+	if !preview.ValidOwner(p.Owner) || !preview.ValidRepo(p.Repo) {
+		errs = append(errs, fmt.Errorf("sweep needs the repository: %q/%q is not OWNER/REPO (give --repo, or run in Actions)", p.Owner, p.Repo))
+	}
+	if p.RepositoryID <= 0 {
+		errs = append(errs, errors.New("sweep needs the numeric repository id (give --repository-id, or run in Actions)"))
+	}
+	return errors.Join(errs...)
+}
+
 // Sweep is one sweep of a repository: Prepare lists and plans, the caller
 // prints the plan, Apply tears the previews down.
 type Sweep struct {
