@@ -20,6 +20,9 @@
 //	  author: admin       # the PR author
 //	  reviewers: reader   # requested reviewers and requested teams
 //	  assignees: reader   # assignees
+//	identity:             # optional; headers the identity-aware proxy in front sets
+//	  userHeader: x-forwarded-user     # the caller's GitHub login (default)
+//	  groupsHeader: x-forwarded-groups # comma-separated org/team slugs (default)
 //
 // The built-in roles are admin (every method on every path) and reader (GET
 // and HEAD on every path); a file that defines a role of the same name
@@ -69,6 +72,15 @@ type File struct {
 	Roles    map[string]Role  // role name -> what it may call
 	Grants   map[string]Grant // role name -> who has it
 	Defaults Defaults
+	Identity Identity
+}
+
+// Identity names the request headers that carry the caller, for gateways
+// that ask with Envoy's input shape; empty names leave the gateway's
+// defaults (x-forwarded-user, x-forwarded-groups). Names are lower case.
+type Identity struct {
+	UserHeader   string
+	GroupsHeader string
 }
 
 // Role is what a role may call: methods (upper case, or "*") and path globs.
@@ -168,6 +180,11 @@ func (f File) Validate() error {
 			}
 		}
 	}
+	for key, h := range map[string]string{"userHeader": f.Identity.UserHeader, "groupsHeader": f.Identity.GroupsHeader} {
+		if err := checkHeader(h); h != "" && err != nil {
+			errs = append(errs, fmt.Errorf("identity.%s: %w", key, err))
+		}
+	}
 	for _, d := range []struct{ key, role string }{
 		{"author", f.Defaults.Author}, {"reviewers", f.Defaults.Reviewers}, {"assignees", f.Defaults.Assignees},
 	} {
@@ -263,8 +280,10 @@ func Parse(data []byte) (File, error) {
 				*dst = v.Value
 				defRefs = append(defRefs, roleRef{node: v, role: v.Value, what: "defaults." + key})
 			})
+		case "identity":
+			f.Identity = p.identity(v)
 		default:
-			p.unknown(k, "the access file", "version", "tokenTTL", "roles", "grants", "defaults")
+			p.unknown(k, "the access file", "version", "tokenTTL", "roles", "grants", "defaults", "identity")
 		}
 	})
 	for _, r := range append(grantRefs, defRefs...) {
@@ -422,6 +441,35 @@ func (p *parser) grant(role string, n *yaml.Node) Grant {
 	return g
 }
 
+func (p *parser) identity(n *yaml.Node) Identity {
+	var id Identity
+	p.mapping(n, "identity", func(key string, k, v *yaml.Node) {
+		var dst *string
+		switch key {
+		case "userHeader":
+			dst = &id.UserHeader
+		case "groupsHeader":
+			dst = &id.GroupsHeader
+		default:
+			p.unknown(k, "identity", "userHeader", "groupsHeader")
+			return
+		}
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			p.errf(v, "identity.%s must be a header name", key)
+			return
+		}
+		if err := checkHeader(v.Value); err != nil {
+			p.errf(v, "identity.%s: %v", key, err)
+			return
+		}
+		*dst = strings.ToLower(v.Value)
+	})
+	if id.UserHeader != "" && id.UserHeader == id.GroupsHeader {
+		p.errf(n, "identity.userHeader and identity.groupsHeader are both %q", id.UserHeader)
+	}
+	return id
+}
+
 // itemNode is the i-th item of a sequence, for its line; n itself otherwise.
 func itemNode(n *yaml.Node, i int) *yaml.Node {
 	n = deref(n)
@@ -465,6 +513,23 @@ func checkMethod(m string) error {
 func checkPath(p string) error {
 	if !pathRE.MatchString(p) {
 		return fmt.Errorf("path pattern %q must start with \"/\" and hold no spaces or control characters (at most 256 characters)", p)
+	}
+	return nil
+}
+
+var headerRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+
+// Headers that carry something else than an identity the proxy asserts:
+// the client sets them, or they are credentials the gateway must not read
+// as a name.
+var reservedHeaders = []string{"authorization", "cookie", "host", "proxy-authorization", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+
+func checkHeader(h string) error {
+	if !headerRE.MatchString(h) {
+		return fmt.Errorf("%q is not an HTTP header name (letters, digits and !#$%%&'*+.^_`|~-, at most 64)", h)
+	}
+	if slices.Contains(reservedHeaders, strings.ToLower(h)) {
+		return fmt.Errorf("%q is not a header an identity-aware proxy sets to name the caller", h)
 	}
 	return nil
 }

@@ -73,6 +73,13 @@ func TestParse(t *testing.T) {
 		{name: "ttl", in: "tokenTTL: 30m\n", want: func(f *File) { f.TokenTTL = 30 * time.Minute }},
 		{name: "no author access", in: "defaults: {author: none}\n", want: func(f *File) { f.Defaults.Author = "" }},
 		{
+			name: "identity headers, lower-cased",
+			in:   "identity: {userHeader: X-Auth-Request-Preferred-Username, groupsHeader: x-auth-request-groups}\n",
+			want: func(f *File) {
+				f.Identity = Identity{UserHeader: "x-auth-request-preferred-username", GroupsHeader: "x-auth-request-groups"}
+			},
+		},
+		{
 			name: "new role defaults to every path",
 			in:   "roles: {ops: {methods: ['*']}}\ngrants: {ops: {teams: [o/sre]}}\n",
 			want: func(f *File) {
@@ -128,6 +135,20 @@ func TestParseErrors(t *testing.T) {
 			name: "ttl too long",
 			in:   "tokenTTL: 48h\n",
 			want: []string{"line 1: tokenTTL 48h0m0s is outside 1m0s to 24h0m0s"},
+		},
+		{
+			name: "identity headers that cannot name the caller",
+			in:   "identity:\n  userHeader: Cookie\n  groupsHeader: 'x groups'\n  emailHeader: x-email\n",
+			want: []string{
+				`line 2: identity.userHeader: "Cookie" is not a header an identity-aware proxy sets`,
+				`line 3: identity.groupsHeader: "x groups" is not an HTTP header name`,
+				`line 4: unknown key "emailHeader" in identity`,
+			},
+		},
+		{
+			name: "one header for both",
+			in:   "identity:\n  userHeader: x-who\n  groupsHeader: X-Who\n",
+			want: []string{`identity.userHeader and identity.groupsHeader are both "x-who"`},
 		},
 		{
 			name: "top level not a mapping",

@@ -337,12 +337,11 @@ func (s *Session) ReportPreview() report.Preview {
 		ID: s.Preview.ID(), Repository: s.Preview.FullName(), Number: s.Preview.Number, RoleARN: s.State.RoleARN,
 		TrustScope: s.Config.TrustScope, Ref: s.Preview.MergeRef(), Environment: s.State.Environment,
 		PreviewURL: s.State.PreviewURL, ExpiresAt: s.State.ExpiresAt, HeadSHA: s.Preview.HeadSHA, Gateway: s.Config.Gateway,
+		Region: s.Config.Region,
 	}
 	if s.GatewayDoc != nil {
 		if d, err := gateway.Unmarshal(s.GatewayDoc); err == nil {
-			for _, subj := range d.Subjects() {
-				rp.Access = append(rp.Access, report.Access{Subject: subj, Roles: d.Bindings[subj]})
-			}
+			rp.Access, rp.Roles = d.Access(), d.RoleRules()
 		}
 	}
 	return rp

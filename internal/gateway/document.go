@@ -21,6 +21,7 @@ import (
 	"github.com/preview-access/preview-access/internal/access"
 	"github.com/preview-access/preview-access/internal/policy"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
 )
 
 // APIVersion is the version of the document's schema. A change that a
@@ -44,6 +45,21 @@ type Document struct {
 	// case) to the sorted names of the roles it holds; a caller holds the
 	// union of its subjects' roles.
 	Bindings map[string][]string `json:"bindings"`
+	// Reasons says why each subject of Bindings is there ("author",
+	// "requested reviewer", "access file grants.tester.users", …), sorted:
+	// for the people who read the comment, the status and the audit log.
+	// A gateway decides on Bindings alone.
+	Reasons map[string][]string `json:"reasons,omitempty"`
+	// Identity names the headers an identity-aware proxy in front sets, as
+	// the access file gives them; nil leaves the gateway's defaults.
+	Identity *Identity `json:"identity,omitempty"`
+}
+
+// Identity is which request headers carry the caller, for gateways that
+// ask with Envoy's ext_authz input: lower-case header names.
+type Identity struct {
+	UserHeader   string `json:"userHeader,omitempty"`
+	GroupsHeader string `json:"groupsHeader,omitempty"`
 }
 
 // Role is what a role may call: methods ("*" for all) and "/"-delimited
@@ -94,39 +110,48 @@ func Build(p preview.Preview, f access.File, o BuildOptions) (Document, error) {
 		TokenTTL:     int64(f.TokenTTL / time.Second),
 		Roles:        make(map[string]Role, len(f.Roles)),
 		Bindings:     map[string][]string{},
+		Reasons:      map[string][]string{},
+	}
+	if f.Identity != (access.Identity{}) {
+		d.Identity = &Identity{UserHeader: f.Identity.UserHeader, GroupsHeader: f.Identity.GroupsHeader}
 	}
 	for name, r := range f.Roles {
 		d.Roles[name] = Role{Methods: preview.SortedUnique(r.Methods), Paths: preview.SortedUnique(r.Paths)}
 	}
-	bind := func(subject, role string) {
+	bind := func(subject, role, why string) {
 		if role == "" {
 			return
 		}
 		subject = strings.ToLower(subject)
 		d.Bindings[subject] = append(d.Bindings[subject], role)
+		d.Reasons[subject] = append(d.Reasons[subject], why)
 	}
 	if p.Author != "" {
-		bind("user:"+p.Author, f.Defaults.Author)
+		bind("user:"+p.Author, f.Defaults.Author, "author")
 	}
 	for _, u := range p.Reviewers {
-		bind("user:"+u, f.Defaults.Reviewers)
+		bind("user:"+u, f.Defaults.Reviewers, "requested reviewer")
 	}
 	for _, t := range p.Teams {
-		bind("team:"+t, f.Defaults.Reviewers)
+		bind("team:"+t, f.Defaults.Reviewers, "requested team")
 	}
 	for _, u := range p.Assignees {
-		bind("user:"+u, f.Defaults.Assignees)
+		bind("user:"+u, f.Defaults.Assignees, "assignee")
 	}
 	for role, g := range f.Grants {
 		for _, u := range g.Users {
-			bind("user:"+u, role)
+			bind("user:"+u, role, "access file grants."+role+".users")
 		}
 		for _, t := range g.Teams {
-			bind("team:"+t, role)
+			bind("team:"+t, role, "access file grants."+role+".teams")
 		}
 	}
 	for s, roles := range d.Bindings {
 		d.Bindings[s] = preview.SortedUnique(roles)
+		d.Reasons[s] = preview.SortedUnique(d.Reasons[s])
+	}
+	if len(d.Reasons) == 0 {
+		d.Reasons = nil
 	}
 	return d, nil
 }
@@ -202,6 +227,25 @@ func Unmarshal(b []byte) (Document, error) {
 // their key order or spacing: a gateway may store and return the document
 // re-encoded. Invalid JSON is never the same as anything.
 func SameDocument(a, b []byte) bool { return policy.SameJSON(a, b) }
+
+// Access lists who holds which roles and why, by subject, for reports.
+func (d Document) Access() []report.Access {
+	var out []report.Access
+	for _, subj := range d.Subjects() {
+		out = append(out, report.Access{Subject: subj, Roles: d.Bindings[subj], Why: d.Reasons[subj]})
+	}
+	return out
+}
+
+// RoleRules lists what each role allows, by name, for reports.
+func (d Document) RoleRules() []report.RoleRule {
+	out := make([]report.RoleRule, 0, len(d.Roles))
+	for name, r := range d.Roles {
+		out = append(out, report.RoleRule{Name: name, Methods: r.Methods, Paths: r.Paths})
+	}
+	slices.SortFunc(out, func(a, b report.RoleRule) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
 
 // Subjects lists the document's subjects in order, for reports.
 func (d Document) Subjects() []string {

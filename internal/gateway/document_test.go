@@ -89,6 +89,18 @@ func TestBuildBindings(t *testing.T) {
 	if diff := cmp.Diff(want, d.Bindings); diff != "" {
 		t.Errorf("bindings (-want +got):\n%s", diff)
 	}
+	why := map[string][]string{
+		"user:octocat":     {"assignee", "author"},
+		"user:hubot":       {"requested reviewer"},
+		"user:mona":        {"assignee", "requested reviewer"},
+		"team:octo-org/qa": {"requested team"},
+	}
+	if diff := cmp.Diff(why, d.Reasons); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+	if d.Identity != nil {
+		t.Errorf("identity = %+v without an identity in the access file; want none (the gateway's defaults)", d.Identity)
+	}
 	if got, want := d.ExpiresAt.Format(time.RFC3339Nano), "2030-01-02T02:04:05Z"; got != want {
 		t.Errorf("ExpiresAt = %s; want %s", got, want)
 	}

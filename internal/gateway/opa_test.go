@@ -227,7 +227,11 @@ func TestOPAIntegration(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	wantDecision := map[string]any{"allow": false, "deny_reason": "role reader does not allow POST /x", "roles": []any{"reader"}, "preview_id": pr42.p.ID()}
+	reason := "bob is reader on PR 42; reader may not POST /x"
+	wantDecision := map[string]any{
+		"allow": false, "deny_reason": "role reader does not allow POST /x", "roles": []any{"reader"}, "preview_id": pr42.p.ID(),
+		"allowed": false, "reason": reason, "role": "reader", "pull_request": 42.0, "user": "bob", "http_status": 403.0, "body": "forbidden: " + reason + "\n",
+	}
 	if err != nil || !reflect.DeepEqual(out.Result, wantDecision) {
 		t.Errorf("decision = %v, %v; want %v", out.Result, err, wantDecision)
 	}

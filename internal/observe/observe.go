@@ -20,7 +20,6 @@ import (
 	"github.com/preview-access/preview-access/internal/ghapi"
 	"github.com/preview-access/preview-access/internal/group"
 	"github.com/preview-access/preview-access/internal/planner"
-	"github.com/preview-access/preview-access/internal/report"
 )
 
 // CallTimeout bounds each AWS call; the run's deadline bounds them all.
@@ -246,9 +245,7 @@ func (o *reader) gateway(ctx context.Context) {
 			st.AccessKnown = true
 		} else if d, err := gateway.Unmarshal(doc); err == nil {
 			st.AccessKnown = true
-			for _, subj := range d.Subjects() {
-				st.Access = append(st.Access, report.Access{Subject: subj, Roles: d.Bindings[subj]})
-			}
+			st.Access = d.Access()
 		}
 		return nil
 	})

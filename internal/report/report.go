@@ -17,10 +17,19 @@ import (
 	"github.com/preview-access/preview-access/internal/plan"
 )
 
-// Access is one subject's roles on the preview, e.g. "user:octocat" → admin.
+// Access is one subject's roles on the preview, e.g. "user:octocat" → admin,
+// and why it holds them (author, requested reviewer, an access file grant).
 type Access struct {
 	Subject string
 	Roles   []string
+	Why     []string
+}
+
+// RoleRule is what one gateway role allows.
+type RoleRule struct {
+	Name    string
+	Methods []string // "*" for every method
+	Paths   []string
 }
 
 // Preview is what the comment and summary show about one preview.
@@ -37,6 +46,8 @@ type Preview struct {
 	HeadSHA     string
 	Gateway     string // "none", "opa", …
 	Access      []Access
+	Roles       []RoleRule // the gateway's roles, by name
+	Region      string     // for the configure-aws-credentials snippet
 }
 
 const stateMarker = "<!-- preview-access-state:"
@@ -60,9 +71,12 @@ func State(body string) string {
 // matches needs no edit, so a re-run on an unchanged PR writes nothing.
 func Fingerprint(p Preview) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n", p.ID, p.RoleARN, p.TrustScope, p.Ref, p.Environment, p.PreviewURL, p.ExpiresAt.UTC().Format(time.RFC3339), p.HeadSHA, p.Gateway)
+	fmt.Fprintf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n", p.ID, p.RoleARN, p.TrustScope, p.Ref, p.Environment, p.PreviewURL, p.ExpiresAt.UTC().Format(time.RFC3339), p.HeadSHA, p.Gateway, p.Region)
 	for _, a := range sortedAccess(p.Access) {
-		fmt.Fprintf(&b, "%s=%s\n", a.Subject, strings.Join(a.Roles, ","))
+		fmt.Fprintf(&b, "%s=%s;%s\n", a.Subject, strings.Join(a.Roles, ","), strings.Join(a.Why, ","))
+	}
+	for _, r := range sortedRoles(p.Roles) {
+		fmt.Fprintf(&b, "role %s=%s;%s\n", r.Name, strings.Join(r.Methods, ","), strings.Join(r.Paths, ","))
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return "up-" + hex.EncodeToString(sum[:8])
@@ -85,6 +99,12 @@ func Stable(body string) string {
 
 // RevokedState is the fingerprint of a comment that says access was revoked.
 const RevokedState = "revoked"
+
+func sortedRoles(r []RoleRule) []RoleRule {
+	out := append([]RoleRule(nil), r...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 func sortedAccess(a []Access) []Access {
 	out := append([]Access(nil), a...)
@@ -165,32 +185,76 @@ func upComment(p Preview, pl plan.Plan, o upOptions) string {
 		fmt.Fprintf(&b, "| Commit | %s |\n", codeCell(shortSHA(p.HeadSHA)))
 	}
 	b.WriteString("\n")
+	useRole(&b, p)
 	switch {
 	case p.Gateway == "" || p.Gateway == "none":
 		b.WriteString("No gateway is configured: the preview's human access is not managed by preview-access.\n")
 	case o.all:
-		fmt.Fprintf(&b, "**Who can open the preview** (gateway `%s`)\n\n| who | roles |\n|---|---|\n", cell(p.Gateway))
+		fmt.Fprintf(&b, "**Who can open the preview** (gateway `%s`)\n\n| who | roles | why |\n|---|---|---|\n", cell(p.Gateway))
 		for _, a := range sortedAccess(p.Access) {
-			fmt.Fprintf(&b, "| %s | %s |\n", cell(a.Subject), cell(strings.Join(a.Roles, ", ")))
+			accessRow(&b, a)
 		}
 	default:
 		fmt.Fprintf(&b, "**Who can open the preview** (gateway `%s`): %s.\n\n", cell(p.Gateway), roleCounts(p.Access))
 		access := sortedAccess(p.Access)
 		shown := access[:min(len(access), shownSubjects)]
-		b.WriteString("| who | roles |\n|---|---|\n")
+		b.WriteString("| who | roles | why |\n|---|---|---|\n")
 		for _, a := range shown {
-			fmt.Fprintf(&b, "| %s | %s |\n", cell(a.Subject), cell(strings.Join(a.Roles, ", ")))
+			accessRow(&b, a)
 		}
 		if rest := len(access) - len(shown); rest > 0 {
 			fmt.Fprintf(&b, "\n…and %s more, too many for a comment: the full list is in the job summary of the run that granted it and in the gateway policy document (output `gateway-policy`).\n", count(rest, "subject", "subjects"))
 		}
 	}
+	roleRules(&b, p)
 	if o.plan {
 		b.WriteString("\n<details><summary>Last change</summary>\n\n")
 		b.WriteString(pl.Markdown())
 		b.WriteString("\n</details>\n")
 	}
 	return b.String()
+}
+
+// useRole shows how the PR's deploy job assumes the role: the step to
+// paste, with the ARN filled in.
+func useRole(b *strings.Builder, p Preview) {
+	arn := strings.ReplaceAll(plan.Clean(p.RoleARN), "`", "")
+	if arn == "" {
+		return
+	}
+	region := strings.ReplaceAll(plan.Clean(p.Region), "`", "")
+	if region == "" {
+		region = "us-east-1"
+	}
+	b.WriteString("**Use the role** in this pull request's deploy job (a `pull_request` workflow with `permissions: id-token: write`; `mode: await` of this action waits until it is ready):\n\n")
+	fmt.Fprintf(b, "```yaml\n- uses: aws-actions/configure-aws-credentials@v4\n  with:\n    role-to-assume: %s\n    aws-region: %s\n```\n\n", arn, region)
+}
+
+func accessRow(b *strings.Builder, a Access) {
+	why := strings.Join(a.Why, ", ")
+	if why == "" {
+		why = "—"
+	}
+	fmt.Fprintf(b, "| %s | %s | %s |\n", cell(a.Subject), cell(strings.Join(a.Roles, ", ")), cell(why))
+}
+
+// roleRules says what each of the gateway's roles allows.
+func roleRules(b *strings.Builder, p Preview) {
+	if len(p.Roles) == 0 || p.Gateway == "" || p.Gateway == "none" {
+		return
+	}
+	b.WriteString("\n**What each role allows**\n\n| role | methods | paths |\n|---|---|---|\n")
+	for _, r := range sortedRoles(p.Roles) {
+		methods := strings.Join(r.Methods, ", ")
+		if len(r.Methods) == 1 && r.Methods[0] == "*" {
+			methods = "all"
+		}
+		paths := make([]string, 0, len(r.Paths))
+		for _, path := range r.Paths {
+			paths = append(paths, codeCell(path))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", cell(r.Name), cell(methods), strings.Join(paths, " "))
+	}
 }
 
 // roleCounts says how many subjects hold each role: "3 subjects: admin 1,

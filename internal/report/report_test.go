@@ -120,3 +120,42 @@ func TestMarker(t *testing.T) {
 		}
 	}
 }
+
+// TestUpCommentIsActionable: a reviewer reading the comment learns how the
+// deploy job assumes the role (the step with the ARN filled in), what each
+// gateway role allows, and why each person is listed.
+func TestUpCommentIsActionable(t *testing.T) {
+	t.Parallel()
+	p := preview(0)
+	p.Region = "eu-west-1"
+	p.Access = []Access{
+		{Subject: "user:octocat", Roles: []string{"admin"}, Why: []string{"author"}},
+		{Subject: "team:o/qa", Roles: []string{"tester"}, Why: []string{"access file grants.tester.teams"}},
+	}
+	p.Roles = []RoleRule{
+		{Name: "tester", Methods: []string{"GET", "POST"}, Paths: []string{"/api/**", "/health"}},
+		{Name: "admin", Methods: []string{"*"}, Paths: []string{"/**"}},
+	}
+	body := UpComment(p, plan.Plan{Mode: "up"})
+	checkComment(t, body)
+	for _, want := range []string{
+		"```yaml\n- uses: aws-actions/configure-aws-credentials@v4\n  with:\n    role-to-assume: " + p.RoleARN + "\n    aws-region: eu-west-1\n```",
+		"| who | roles | why |",
+		"| user:octocat | admin | author |",
+		"| team:o/qa | tester | access file grants.tester.teams |",
+		"| role | methods | paths |\n|---|---|---|\n| admin | all | `/**` |\n| tester | GET, POST | `/api/**` `/health` |",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("comment lacks\n%s\nin\n%s", want, body)
+		}
+	}
+	// A change of what a role allows or of why someone is listed is a
+	// change of the comment.
+	q := p
+	q.Roles = []RoleRule{{Name: "admin", Methods: []string{"GET"}, Paths: []string{"/**"}}}
+	r := p
+	r.Access = []Access{{Subject: "user:octocat", Roles: []string{"admin"}, Why: []string{"assignee"}}}
+	if Fingerprint(q) == Fingerprint(p) || Fingerprint(r) == Fingerprint(p) {
+		t.Error("the fingerprint ignores the roles' rules or the reasons")
+	}
+}

@@ -1,11 +1,30 @@
 # Package preview_access decides whether a person may call a pull request's
 # preview. preview-access writes one document per preview under
 # data.preview_access.repositories[<repository id>].previews[<id>]; a gateway
-# asks for allow (and deny_reason, roles, or all at once as decision) with
-# this input:
+# asks for decision (or allow, deny_reason, roles alone) with either input
+# shape:
 #
+#   our own, for gateways that know the caller:
 #   {"host": "pr-42.preview.example.com", "method": "POST", "path": "/api/x",
 #    "user": "octocat", "teams": ["octo-org/qa"]}
+#
+#   Envoy's ext_authz CheckRequest, as opa-envoy-plugin passes it (Envoy,
+#   Istio, Gloo, Emissary), or as any gateway can build it:
+#   {"attributes": {"request": {"http": {"host": "pr-42.preview.example.com",
+#    "method": "POST", "path": "/api/x?page=2", "scheme": "https",
+#    "headers": {"x-forwarded-user": "octocat", "x-forwarded-groups": "octo-org/qa"}}}}}
+#
+# With Envoy's shape the caller is who the identity-aware proxy in front
+# says: the user header (default x-forwarded-user) and the comma-separated
+# groups header (default x-forwarded-groups), oauth2-proxy's names. Only a
+# proxy that overwrites those headers on every request may sit in front:
+# whoever can set them is whoever they name. The OPA's admin sets other
+# names in data.preview_access_admin.identity ({"userHeader": …,
+# "groupsHeader": …}); a repository may in its access file (the document's
+# identity), which applies where the admin set none. Or the admin configures
+# a JWT instead (data.preview_access_admin.jwt: header, jwks, issuer,
+# audience, userClaim, groupsClaim): then the caller is the verified token's
+# claims, and the identity headers are not read at all.
 #
 # Hosts are bound to repositories by the OPA's admin, not by the documents:
 # data.preview_access_admin.hosts[<repository id>] lists the host patterns
@@ -38,13 +57,39 @@ deny_reason := reason if {
 	reason := why_denied
 }
 
-# decision is all of the above in one query, for gateways that want one call.
+# decision is all of it in one query, for gateways that want one call: the
+# same object for both input shapes. allowed, http_status and body are the
+# keys opa-envoy-plugin reads (body is what a denied caller sees).
 decision := {
 	"allow": allow,
+	"allowed": allow,
+	"reason": reason,
 	"deny_reason": decision_reason,
+	"role": matched_role,
 	"roles": sort(roles),
 	"preview_id": decision_preview,
+	"pull_request": decision_pull_request,
+	"user": decision_user,
+	"http_status": decision_status,
+	"body": decision_body,
 }
+
+decision_status := 200 if allow
+
+else := 403
+
+decision_body := "" if allow
+
+else := concat("", ["forbidden: ", reason, "\n"])
+
+decision_pull_request := n if {
+	n := preview.pullRequest
+	is_number(n)
+} else := 0
+
+decision_user := u if {
+	u := caller_user
+} else := ""
 
 decision_reason := r if {
 	r := deny_reason
@@ -67,7 +112,7 @@ roles contains role if {
 claims contains [repo, id] if {
 	some repo, id
 	named[[repo, id]]
-	host_bound(repo, input.host)
+	host_bound(repo, request_host)
 }
 
 # named are the documents that name input.host, bound or not.
@@ -75,7 +120,7 @@ named contains [repo, id] if {
 	some repo, tree in data.preview_access.repositories
 	some id, doc in tree.previews
 	is_string(doc.host)
-	lower(doc.host) == lower(input.host)
+	lower(doc.host) == request_host
 }
 
 host_bound(repo, host) if {
@@ -93,13 +138,12 @@ preview_id := claim[1]
 
 preview := data.preview_access.repositories[claim[0]].previews[claim[1]]
 
-subjects contains concat(":", ["user", lower(input.user)]) if {
-	is_string(input.user)
-	input.user != ""
+subjects contains concat(":", ["user", lower(caller_user)]) if {
+	non_empty_string(caller_user)
 }
 
 subjects contains concat(":", ["team", lower(team)]) if {
-	some team in input.teams
+	some team in caller_teams
 	is_string(team)
 }
 
@@ -109,12 +153,12 @@ live if time.now_ns() < time.parse_rfc3339_ns(preview.expiresAt)
 role_allows(role) if {
 	method_allowed(role.methods)
 	some pattern in role.paths
-	path_matches(pattern, input.path)
+	path_matches(pattern, request_path)
 }
 
 method_allowed(methods) if "*" in methods
 
-method_allowed(methods) if upper(input.method) in methods
+method_allowed(methods) if upper(request.method) in methods
 
 path_matches(pattern, path) if glob.match(pattern, ["/"], path)
 
@@ -128,28 +172,44 @@ valid_input if count(input_problems) == 0
 
 # Missing fields are read with object.get: a reference to an undefined field
 # inside "not" would make the whole rule undefined instead of true.
-input_problems contains "input.host must be a non-empty string" if {
-	not non_empty_string(object.get(input, "host", null))
+input_problems contains sprintf("%shost must be a non-empty string", [field_prefix]) if {
+	not non_empty_string(object.get(request, "host", null))
 }
 
-input_problems contains "input.method must be a non-empty string" if {
-	not non_empty_string(object.get(input, "method", null))
+input_problems contains sprintf("%smethod must be a non-empty string", [field_prefix]) if {
+	not non_empty_string(object.get(request, "method", null))
 }
 
-input_problems contains "input.path must be a string starting with /" if {
-	not startswith(object.get(input, "path", null), "/")
+input_problems contains sprintf("%spath must be a string starting with /", [field_prefix]) if {
+	not startswith(object.get(request, "path", null), "/")
 }
 
 # Dot segments would let "/public/../admin" match "/public/**": the gateway
 # must pass the path it will route, normalised.
-input_problems contains "input.path must not contain . or .. segments" if {
-	some segment in split(input.path, "/")
+input_problems contains sprintf("%spath must not contain . or .. segments", [field_prefix]) if {
+	some segment in split(request_path, "/")
 	segment in {".", ".."}
 }
 
+# Encoded, they would pass the check above and be decoded behind it.
+input_problems contains sprintf("%spath must not contain percent-encoded dots, slashes or backslashes", [field_prefix]) if {
+	regex.match(`(?i)%(2e|2f|5c)`, request_path)
+}
+
 input_problems contains "input.teams must be a list of strings" if {
+	not envoy
 	input.teams
 	not every_string(input.teams)
+}
+
+input_problems contains sprintf("input.attributes.request.http.headers must be an object of strings", []) if {
+	envoy
+	not every_value_string(object.get(request, "headers", {}))
+}
+
+input_problems contains problem if {
+	envoy
+	some problem in jwt_problems
 }
 
 non_empty_string(s) if {
@@ -164,25 +224,188 @@ every_string(xs) if {
 	}
 }
 
-caller := sprintf("user %s", [input.user]) if {
-	non_empty_string(input.user)
+caller := sprintf("user %s", [caller_user]) if {
+	non_empty_string(caller_user)
 } else := "anonymous caller"
 
-unbound := sort([repo | some [repo, _] in named; not host_bound(repo, input.host)])
+unbound := sort([repo | some [repo, _] in named; not host_bound(repo, request_host)])
 
 why_denied := concat("; ", sort(input_problems)) if {
 	not valid_input
-} else := sprintf("no preview for host %s", [input.host]) if {
+} else := sprintf("no preview for host %s", [request.host]) if {
 	count(named) == 0
-} else := sprintf("host %s is not bound to repository %s by the OPA admin (data.preview_access_admin.hosts), so its preview claims nothing", [input.host, concat(", ", unbound)]) if {
+} else := sprintf("host %s is not bound to repository %s by the OPA admin (data.preview_access_admin.hosts), so its preview claims nothing", [request.host, concat(", ", unbound)]) if {
 	count(claims) == 0
-} else := sprintf("host %s is claimed by %d previews (%s)", [input.host, count(claims), concat(", ", sort([id | some [_, id] in claims]))]) if {
+} else := sprintf("host %s is claimed by %d previews (%s)", [request.host, count(claims), concat(", ", sort([id | some [_, id] in claims]))]) if {
 	count(claims) > 1
 } else := sprintf("preview %s expired at %s", [preview_id, object.get(preview, "expiresAt", "an unknown time")]) if {
 	not live
-} else := sprintf("%s has no role on %s", [caller, input.host]) if {
+} else := sprintf("%s has no role on %s", [caller, request.host]) if {
 	count(roles) == 0
-} else := sprintf("role %s does not allow %s %s", [r, upper(input.method), input.path]) if {
+} else := sprintf("role %s does not allow %s %s", [r, upper(request.method), request.path]) if {
 	count(roles) == 1
 	some r in roles
-} else := sprintf("roles %s do not allow %s %s", [concat(", ", sort(roles)), upper(input.method), input.path])
+} else := sprintf("roles %s do not allow %s %s", [concat(", ", sort(roles)), upper(request.method), request.path])
+
+# reason is one sentence a person can act on, for every decision: who the
+# caller is, what they are on which pull request, and what that allows.
+reason := sprintf("%s is %s on %s; %s may %s %s", [who, matched_role, pr_label, matched_role, upper(request.method), request_path]) if {
+	allow
+} else := why_denied if {
+	not preview_id
+} else := why_denied if {
+	not valid_input
+} else := sprintf("%s expired at %s: nobody may call it any more", [pr_label, object.get(preview, "expiresAt", "an unknown time")]) if {
+	not live
+} else := sprintf("%s has no role on %s", [who, pr_label]) if {
+	count(roles) == 0
+} else := sprintf("%s is %s on %s; %s may not %s %s", [who, r, pr_label, r, upper(request.method), request_path]) if {
+	count(roles) == 1
+	some r in roles
+} else := sprintf("%s is %s on %s; neither may %s %s", [who, concat(" and ", sort(roles)), pr_label, upper(request.method), request_path])
+
+who := caller_user if non_empty_string(caller_user)
+
+else := "an anonymous caller"
+
+pr_label := sprintf("PR %d", [preview.pullRequest]) if is_number(preview.pullRequest)
+
+else := sprintf("preview %s", [preview_id])
+
+# matched_role is the role that allows the request (the first by name when
+# several do), else the roles the caller holds, else "".
+matched_role := r if {
+	allowing := sort([role | some role in roles; role_allows(preview.roles[role])])
+	count(allowing) > 0
+	r := allowing[0]
+} else := concat(", ", sort(roles))
+
+# --- The request, from either input shape -----------------------------------
+
+envoy if is_object(object.get(input, ["attributes", "request", "http"], null))
+
+field_prefix := "input.attributes.request.http." if envoy
+
+else := "input."
+
+request := input.attributes.request.http if envoy
+
+else := input
+
+request_host := lower(strip_default_port(request.host, object.get(request, "scheme", "")))
+
+strip_default_port(h, "https") := trim_suffix(h, ":443")
+
+strip_default_port(h, "http") := trim_suffix(h, ":80")
+
+strip_default_port(h, scheme) := h if not scheme in {"http", "https"}
+
+# Envoy's path carries the query; roles match the path alone.
+request_path := split(request.path, "?")[0] if envoy
+
+else := request.path
+
+caller_user := input.user if not envoy
+
+caller_user := jwt_claim(jwt_config.userClaim) if {
+	envoy
+	jwt_config
+}
+
+caller_user := header(identity.userHeader) if {
+	envoy
+	not jwt_config
+}
+
+caller_teams := object.get(input, "teams", []) if not envoy
+
+caller_teams := groups(jwt_claim(jwt_config.groupsClaim)) if {
+	envoy
+	jwt_config
+}
+
+caller_teams := groups(header(identity.groupsHeader)) if {
+	envoy
+	not jwt_config
+}
+
+default_identity := {"userHeader": "x-forwarded-user", "groupsHeader": "x-forwarded-groups"}
+
+admin_identity := i if {
+	i := data.preview_access_admin.identity
+	is_object(i)
+} else := {}
+
+preview_identity := i if {
+	i := preview.identity
+	is_object(i)
+} else := {}
+
+# The admin's names win over a repository's: only the admin knows which
+# headers the proxy in front overwrites.
+identity := object.union(object.union(default_identity, preview_identity), admin_identity)
+
+header(name) := v if {
+	v := object.get(object.get(request, "headers", {}), lower(name), "")
+	is_string(v)
+}
+
+groups(g) := [trim_space(x) | some x in split(g, ","); trim_space(x) != ""] if is_string(g)
+
+groups(g) := [x | some x in g; is_string(x)] if is_array(g)
+
+every_value_string(o) if {
+	is_object(o)
+	every _, v in o {
+		is_string(v)
+	}
+}
+
+# --- JWT identity (data.preview_access_admin.jwt) ---------------------------
+
+jwt_config := object.union({"header": "authorization", "userClaim": "sub", "groupsClaim": "groups"}, c) if {
+	c := data.preview_access_admin.jwt
+	is_object(c)
+}
+
+jwt_token := t if {
+	raw := header(jwt_config.header)
+	t := trim_space(trim_prefix(trim_prefix(raw, "Bearer "), "bearer "))
+	t != ""
+}
+
+# The constraints name OPA's clock explicitly, so exp and nbf are judged
+# with the same clock as the preview's expiry.
+jwt_constraints := {"cert": jwks_string, "iss": jwt_config.issuer, "aud": jwt_config.audience, "time": time.now_ns()}
+
+jwks_string := json.marshal(jwt_config.jwks) if is_object(jwt_config.jwks)
+
+else := jwt_config.jwks
+
+jwt_verified := [valid, payload] if {
+	[valid, _, payload] := io.jwt.decode_verify(jwt_token, jwt_constraints)
+}
+
+jwt_claim(name) := jwt_verified[1][name] if jwt_verified[0]
+
+jwt_problems contains sprintf("no JWT in header %s", [jwt_config.header]) if {
+	jwt_config
+	not jwt_token
+}
+
+jwt_problems contains sprintf("the JWT in header %s does not verify against data.preview_access_admin.jwt (signature, issuer, audience or expiry)", [jwt_config.header]) if {
+	jwt_complete
+	jwt_token
+	not jwt_verified[0]
+}
+
+jwt_problems contains "data.preview_access_admin.jwt needs jwks, issuer and audience" if {
+	jwt_config
+	not jwt_complete
+}
+
+jwt_complete if {
+	jwt_config.jwks
+	non_empty_string(jwt_config.issuer)
+	non_empty_string(jwt_config.audience)
+}

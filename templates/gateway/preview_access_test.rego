@@ -9,6 +9,7 @@ repositories := {
 		"gh-1-pr-42": {
 			"apiVersion": "preview-access/v1",
 			"id": "gh-1-pr-42",
+			"pullRequest": 42,
 			"host": "pr-42.preview.example.com",
 			"expiresAt": "2030-01-01T00:00:00Z",
 			"roles": {
@@ -226,13 +227,54 @@ test_empty_input if {
 }
 
 test_decision_allowed if {
-	preview_access.decision == {"allow": true, "deny_reason": "", "roles": ["reader", "tester"], "preview_id": "gh-1-pr-42"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.decision == {
+		"allow": true, "allowed": true, "deny_reason": "", "roles": ["reader", "tester"], "preview_id": "gh-1-pr-42",
+		"role": "reader", "reason": "qa is reader on PR 42; reader may GET /", "pull_request": 42, "user": "qa",
+		"http_status": 200, "body": "",
+	} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("qa", "GET", "/") with time.now_ns as now_ns
 }
 
 test_decision_denied if {
-	preview_access.decision == {"allow": false, "deny_reason": "no preview for host nowhere", "roles": [], "preview_id": ""} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.decision == {
+		"allow": false, "allowed": false, "deny_reason": "no preview for host nowhere", "roles": [], "preview_id": "",
+		"role": "", "reason": "no preview for host nowhere", "pull_request": 0, "user": "qa",
+		"http_status": 403, "body": "forbidden: no preview for host nowhere\n",
+	} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as object.union(req("qa", "GET", "/"), {"host": "nowhere"}) with time.now_ns as now_ns
+}
+
+# reason names who, what they are on which PR, and what that allows, for
+# every outcome.
+test_reason_sentences if {
+	preview_access.reason == "reviewer is reader on PR 42; reader may not POST /api/orders" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("reviewer", "POST", "/api/orders") with time.now_ns as now_ns
+	preview_access.reason == "qa is reader and tester on PR 42; neither may DELETE /api/x" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("qa", "DELETE", "/api/x") with time.now_ns as now_ns
+	preview_access.reason == "stranger has no role on PR 42" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("stranger", "GET", "/") with time.now_ns as now_ns
+	preview_access.reason == "an anonymous caller has no role on PR 42" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("", "GET", "/") with time.now_ns as now_ns
+	preview_access.reason == "author is admin on PR 42; admin may POST /api/orders" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "POST", "/api/orders") with time.now_ns as now_ns
+	preview_access.reason == "preview gh-1-pr-7 expired at 2020-01-01T00:00:00Z: nobody may call it any more" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as object.union(req("author", "GET", "/"), {"host": "pr-7.preview.example.com"}) with time.now_ns as now_ns
+	preview_access.reason == "input.path must not contain . or .. segments" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/a/../b") with time.now_ns as now_ns
+}
+
+test_encoded_traversal_denied if {
+	every p in ["/api/%2e%2e/admin", "/api/%2E%2e/admin", "/api%2fadmin", "/api/..%5cadmin"] {
+		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with input as object.union(req("someone", "POST", p), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
+	}
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as object.union(req("someone", "POST", "/api/100%25"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
+}
+
+test_encoded_traversal_reason if {
+	preview_access.deny_reason == "input.path must not contain percent-encoded dots, slashes or backslashes" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/%2e%2e/admin") with time.now_ns as now_ns
 }
 
 # A repository cannot take over another's host: its document claims only

@@ -1,0 +1,158 @@
+# Envoy's ext_authz input shape, as opa-envoy-plugin passes it: the same
+# documents and decisions as our own shape (preview_access_test.rego), with
+# the caller taken from the identity-aware proxy's headers or a verified JWT.
+package preview_access_test
+
+import data.preview_access
+
+envoy(host, method, path, headers) := {"attributes": {"request": {"http": {
+	"host": host,
+	"method": method,
+	"path": path,
+	"scheme": "https",
+	"headers": headers,
+}}}}
+
+ereq(user, method, path) := envoy("pr-42.preview.example.com", method, path, {"x-forwarded-user": user})
+
+test_envoy_same_decisions_as_our_shape if {
+	every c in [
+		["author", "POST", "/api/orders"],
+		["reviewer", "GET", "/"],
+		["reviewer", "POST", "/api/orders"],
+		["stranger", "GET", "/"],
+		["", "GET", "/"],
+		["qa", "DELETE", "/api/x"],
+	] {
+		d1 := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with input as req(c[0], c[1], c[2]) with time.now_ns as now_ns
+		d2 := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with input as ereq(c[0], c[1], c[2]) with time.now_ns as now_ns
+		d1 == d2
+	}
+}
+
+test_envoy_reviewer_may_not_post if {
+	d := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as ereq("reviewer", "POST", "/api/orders?dry=1") with time.now_ns as now_ns
+	d.allowed == false
+	d.http_status == 403
+	d.role == "reader"
+	d.reason == "reviewer is reader on PR 42; reader may not POST /api/orders"
+	d.body == "forbidden: reviewer is reader on PR 42; reader may not POST /api/orders\n"
+}
+
+# The query is not part of the path roles match.
+test_envoy_query_is_stripped if {
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "POST", "/api?x=/../admin", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "POST", "/apix?/api", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+}
+
+test_envoy_groups_header if {
+	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-user": "someone", "x-forwarded-groups": "eng, Octo-Org/QA ,,"}) with time.now_ns as now_ns
+}
+
+test_envoy_default_port_and_case if {
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("PR-42.preview.example.com:443", "GET", "/", {"x-forwarded-user": "Author"}) with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com:8443", "GET", "/", {"x-forwarded-user": "author"}) with time.now_ns as now_ns
+}
+
+# A header the proxy does not set names nobody: another header name, or our
+# own shape's fields smuggled into Envoy's, are not read.
+test_envoy_reads_only_the_identity_headers if {
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-user": "author", "x-auth-request-user": "author"}) with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as object.union(envoy("pr-42.preview.example.com", "GET", "/", {}), {"user": "author", "teams": ["octo-org/qa"]}) with time.now_ns as now_ns
+	preview_access.reason == "an anonymous caller has no role on PR 42" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-user": "author"}) with time.now_ns as now_ns
+}
+
+# The admin's header names win over the repository's document; the
+# document's apply where the admin set none.
+test_envoy_identity_headers_configurable if {
+	custom := json.patch(repositories, [{"op": "add", "path": "/1/previews/gh-1-pr-42/identity", "value": {"userHeader": "X-Auth-Request-Preferred-Username"}}])
+	preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-auth-request-preferred-username": "author"}) with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+
+	preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as {"userHeader": "x-email"}
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-email": "author", "x-auth-request-preferred-username": "stranger"}) with time.now_ns as now_ns
+	not preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as {"userHeader": "x-email"}
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-auth-request-preferred-username": "author"}) with time.now_ns as now_ns
+}
+
+test_envoy_bad_input if {
+	preview_access.deny_reason == "input.attributes.request.http.host must be a non-empty string; input.attributes.request.http.method must be a non-empty string; input.attributes.request.http.path must be a string starting with /" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as {"attributes": {"request": {"http": {"headers": {}}}}} with time.now_ns as now_ns
+	preview_access.deny_reason == "input.attributes.request.http.headers must be an object of strings" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": ["author"]}) with time.now_ns as now_ns
+	preview_access.deny_reason == "input.attributes.request.http.path must not contain percent-encoded dots, slashes or backslashes" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as ereq("author", "GET", "/%2e%2e/admin") with time.now_ns as now_ns
+}
+
+# --- identity from a JWT the admin configured -------------------------------
+
+# A test-only key pair, generated for these tests.
+jwk_private := {
+	"kty": "EC", "crv": "P-256", "kid": "test",
+	"x": "WlDpLzX7KWFc99V8HZ1zDhPBvGgfKB-caHwFf4eF_UU",
+	"y": "UViZ63HFrRFB8kzphEqW6lsPjSbcVDmKqhQ1WSa8D1Y",
+	"d": "c67If7yuGqB2x7rF8Gi5UNeg-Dq7Wcy5K_vwv_FJ0ps",
+}
+
+jwks := {"keys": [object.remove(jwk_private, ["d"])]}
+
+jwt_admin := {"header": "authorization", "jwks": jwks, "issuer": "https://idp.example.com", "audience": "previews", "userClaim": "preferred_username"}
+
+token(claims) := io.jwt.encode_sign({"alg": "ES256", "kid": "test"}, claims, jwk_private)
+
+claims(user, exp_ns) := {"iss": "https://idp.example.com", "aud": "previews", "preferred_username": user, "groups": ["octo-org/qa"], "exp": exp_ns / 1000000000}
+
+jreq(tok, method, path) := envoy("pr-42.preview.example.com", method, path, {"authorization": concat(" ", ["Bearer", tok]), "x-forwarded-user": "author"})
+
+test_jwt_identity if {
+	tok := token(claims("reviewer", now_ns + 60000000000))
+	d := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as jreq(tok, "GET", "/") with time.now_ns as now_ns
+	d.allow
+	d.user == "reviewer"
+
+	# With a JWT configured, the identity headers are not read: the header
+	# says author, the token says reviewer.
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as jreq(tok, "DELETE", "/") with time.now_ns as now_ns
+
+	# groups come from the token too.
+	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as jreq(token(claims("someone", now_ns + 60000000000)), "POST", "/api/x") with time.now_ns as now_ns
+}
+
+test_jwt_refused if {
+	bad_aud := token(object.union(claims("author", now_ns + 60000000000), {"aud": "other"}))
+	bad_iss := token(object.union(claims("author", now_ns + 60000000000), {"iss": "https://evil.example.com"}))
+	expired := token(claims("author", now_ns - 1000000000))
+	other_key := io.jwt.encode_sign({"alg": "HS256"}, claims("author", now_ns + 60000000000), {"kty": "oct", "k": base64url.encode_no_pad("secret")})
+	every tok in [bad_aud, bad_iss, expired, other_key, "not.a.jwt"] {
+		preview_access.deny_reason == "the JWT in header authorization does not verify against data.preview_access_admin.jwt (signature, issuer, audience or expiry)" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with data.preview_access_admin.jwt as jwt_admin
+			with input as jreq(tok, "GET", "/") with time.now_ns as now_ns
+	}
+	preview_access.deny_reason == "no JWT in header authorization" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+	preview_access.deny_reason == "data.preview_access_admin.jwt needs jwks, issuer and audience" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as object.remove(jwt_admin, ["audience"])
+		with input as jreq(token(claims("author", now_ns + 60000000000)), "GET", "/") with time.now_ns as now_ns
+}
