@@ -193,3 +193,33 @@ func (v *boolValue) Set(s string) error {
 	*v = boolValue(strconv.FormatBool(b))
 	return nil
 }
+
+// Usage is the top-level help: the commands, examples and exit codes.
+const Usage = `preview-access gives each pull request's preview its own AWS IAM role and
+gateway access policy, and removes both when the pull request closes.
+
+Usage:
+  preview-access <command> [flags]
+
+Commands:
+  plan       print what up or down would change; writes nothing
+  up         create or update the pull request's role (and gateway policy)
+  down       remove the pull request's role (and gateway policy)
+  sweep      remove every preview of the repository whose PR is closed or expired
+  bootstrap  print the one-time AWS setup (OIDC provider, boundary, provisioner role)
+  explain    show whether a GitHub OIDC token's claims satisfy a PR's trust policy
+  version    print the version
+
+Inside GitHub Actions (GITHUB_ACTIONS=true) with no command, the action's
+inputs (INPUT_*) and event (GITHUB_EVENT_PATH) drive the run.
+
+Examples:
+  preview-access plan                              # plan the built-in sample event
+  preview-access plan --event event.json --account-id 123456789012 --allow-missing-boundary
+  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 \
+      --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop
+  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789
+
+Exit codes: 0 success (or nothing to do), 1 error, 2 usage error.
+Run 'preview-access <command> --help' for the command's flags.
+`

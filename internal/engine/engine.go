@@ -7,6 +7,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
 )
 
 // IAMAPI is every IAM call of the action: observe's reads and apply's
@@ -178,4 +180,19 @@ func Flatten(err error) []error {
 		}
 	}
 	return []error{err}
+}
+
+// Problems turns a run's error into what its failure summary lists: an
+// input's error names the input and its fix.
+func Problems(err error) []report.Problem {
+	var out []report.Problem
+	for _, e := range Flatten(err) {
+		var ie *config.InputError
+		if errors.As(e, &ie) && e.Error() == ie.Error() {
+			out = append(out, report.Problem{Input: ie.Input, What: ie.What, Fix: ie.Fix})
+			continue
+		}
+		out = append(out, report.Problem{What: e.Error()})
+	}
+	return out
 }

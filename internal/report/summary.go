@@ -108,3 +108,36 @@ func SweepSummary(s Sweep) string {
 	list("Kept", s.Kept)
 	return md.String()
 }
+
+// Problem is one error of a failed run, as its job summary states it.
+type Problem struct {
+	Input string // the input at fault, when one is
+	What  string
+	Fix   string // what to change; "" when the error says it itself
+}
+
+// Failure is the job summary of a failed run, or the section a failed
+// run adds below its plan: what failed, what to do, and whether anything
+// was written. Wrote says writes were attempted (the plan was applied,
+// in part or not at all); without them nothing changed.
+func Failure(problems []Problem, wrote bool) string {
+	var md strings.Builder
+	md.WriteString("## Preview access: the run failed\n\n")
+	if wrote {
+		md.WriteString("Some of the plan may have been applied. A re-run re-reads everything and repeats only what did not happen; a failed teardown leaves the role without permissions until a re-run or the next sweep removes it.\n\n")
+	} else {
+		md.WriteString("It stopped before its first write: **nothing was created, changed or removed.**\n\n")
+	}
+	md.WriteString("| what failed | what to do |\n|---|---|\n")
+	for _, p := range problems {
+		what, fix := cell(p.What), cell(p.Fix)
+		if p.Input != "" {
+			what = "input " + codeCell(p.Input) + ": " + what
+		}
+		if fix == "" {
+			fix = "fix what the error names, then re-run the job"
+		}
+		fmt.Fprintf(&md, "| %s | %s |\n", what, fix)
+	}
+	return md.String()
+}

@@ -85,6 +85,33 @@ func TestPlanSample(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &p); code != 0 || err != nil || p.Mode != "up" || len(p.Changes) != 2 {
 		t.Errorf("plan --output json: exit %d, %v, %+v\n%s", code, err, p, stdout)
 	}
+	// It carries the role's ARN and the documents a run would write, as
+	// JSON a policy check can read.
+	var docs struct {
+		RoleARN   string `json:"roleArn"`
+		Documents struct {
+			Trust, Permissions struct {
+				Version   string
+				Statement []map[string]any
+			}
+			Gateway *struct {
+				APIVersion string         `json:"apiVersion"`
+				Bindings   map[string]any `json:"bindings"`
+			}
+		} `json:"documents"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &docs); err != nil ||
+		docs.RoleARN != "arn:aws:iam::123456789012:role/preview-access/octo-org/shop/preview-octo-org.shop-pr-42" ||
+		docs.Documents.Trust.Version != "2012-10-17" || len(docs.Documents.Trust.Statement) == 0 ||
+		docs.Documents.Trust.Statement[0]["Action"] != "sts:AssumeRoleWithWebIdentity" ||
+		docs.Documents.Permissions.Version != "2012-10-17" || len(docs.Documents.Permissions.Statement) == 0 {
+		t.Errorf("plan --output json lacks the role ARN or the documents (%v): %+v\n%s", err, docs, stdout)
+	}
+	code, stdout, _ = cmdline(t, "plan", "--output", "json", "--gateway", "file", "--gateway-file", filepath.Join(t.TempDir(), "g.json"))
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &docs); code != 0 || err != nil || docs.Documents.Gateway == nil ||
+		docs.Documents.Gateway.APIVersion != "preview-access/v1" || docs.Documents.Gateway.Bindings["user:octocat"] == nil {
+		t.Errorf("plan --output json with a gateway lacks its document (exit %d, %v):\n%s", code, err, stdout)
+	}
 }
 
 func TestPlanEventFile(t *testing.T) {

@@ -240,6 +240,11 @@ func TestGatewayFailureIsNotReportedReady(t *testing.T) {
 	if strings.Contains(strings.ReplaceAll(h.stdout.String(), "::add-mask::"+secret, "")+h.stderr.String()+h.summary(), secret) {
 		t.Error("the gateway secret leaked into the output")
 	}
+	// The summary has the plan, then what failed and that a re-run converges.
+	if sum := h.summary(); !strings.Contains(sum, "**The run failed**") || !strings.Contains(sum, "## Preview access: the run failed") ||
+		!strings.Contains(sum, "Some of the plan may have been applied") || !strings.Contains(sum, "unknown method FETCH") {
+		t.Errorf("job summary of a failed apply does not say what failed:\n%s", sum)
+	}
 	if n := len(h.gh.Comments(h.owner, h.repo, 42)); n != 0 {
 		t.Errorf("%d comments; want none: the preview is not ready", n)
 	}

@@ -80,6 +80,17 @@ func TestBadInputWritesNothing(t *testing.T) {
 			if h.role(42).Exists || h.role(0).Exists {
 				t.Error("a role was created")
 			}
+			// The job summary says it failed, what, and that nothing changed.
+			sum := h.summary()
+			if !strings.Contains(sum, "## Preview access: the run failed") || !strings.Contains(sum, "**nothing was created, changed or removed.**") ||
+				strings.Count(sum, "\n| ") != len(tc.want)+1 {
+				t.Errorf("job summary of a failed run does not say what failed (%d errors) and that nothing changed:\n%s", len(tc.want), sum)
+			}
+			for _, w := range tc.want {
+				if in, ok := strings.CutPrefix(w, "input "); ok && !strings.Contains(sum, "input `"+strings.TrimSuffix(strings.Fields(in)[0], ":")+"`") {
+					t.Errorf("job summary does not name input %s:\n%s", in, sum)
+				}
+			}
 		})
 	}
 }

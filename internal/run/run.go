@@ -22,6 +22,7 @@ import (
 	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/version"
 )
 
@@ -82,38 +83,10 @@ func Main(ctx context.Context, env Env) int {
 		return ExitUsage
 	default:
 		u.error(err)
+		u.summary(report.Failure(engine.Problems(err), u.wrote))
 		return ExitError
 	}
 }
-
-const usageText = `preview-access gives each pull request's preview its own AWS IAM role and
-gateway access policy, and removes both when the pull request closes.
-
-Usage:
-  preview-access <command> [flags]
-
-Commands:
-  plan       print what up or down would change; writes nothing
-  up         create or update the pull request's role (and gateway policy)
-  down       remove the pull request's role (and gateway policy)
-  sweep      remove every preview of the repository whose PR is closed or expired
-  bootstrap  print the one-time AWS setup (OIDC provider, boundary, provisioner role)
-  explain    show whether a GitHub OIDC token's claims satisfy a PR's trust policy
-  version    print the version
-
-Inside GitHub Actions (GITHUB_ACTIONS=true) with no command, the action's
-inputs (INPUT_*) and event (GITHUB_EVENT_PATH) drive the run.
-
-Examples:
-  preview-access plan                              # plan the built-in sample event
-  preview-access plan --event event.json --account-id 123456789012 --allow-missing-boundary
-  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 \
-      --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop
-  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789
-
-Exit codes: 0 success (or nothing to do), 1 error, 2 usage error.
-Run 'preview-access <command> --help' for the command's flags.
-`
 
 func dispatch(ctx context.Context, env Env, u *ui) error {
 	args := env.Args
@@ -121,13 +94,13 @@ func dispatch(ctx context.Context, env Env, u *ui) error {
 		if u.actions {
 			return runAction(ctx, env, u)
 		}
-		fmt.Fprint(env.Stderr, usageText)
+		fmt.Fprint(env.Stderr, cli.Usage)
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
 	cmd := args[0]
 	switch cmd {
 	case "-h", "--help", "-help", "help":
-		fmt.Fprint(env.Stdout, usageText)
+		fmt.Fprint(env.Stdout, cli.Usage)
 		return nil
 	case "version", "--version", "-version":
 		fmt.Fprintf(env.Stdout, "preview-access %s\n", version.String(env.Version))

@@ -36,6 +36,7 @@ func finish(ctx context.Context, c *command, s *engine.Session) error {
 		r.printDocuments()
 		return r.report(false, false)
 	}
+	c.u.wrote = true
 	if err := s.Apply(ctx); err != nil {
 		_ = r.report(true, false)
 		return errors.Join(append([]error{err}, unread...)...)
@@ -52,7 +53,11 @@ func finish(ctx context.Context, c *command, s *engine.Session) error {
 
 func (r reporter) printPlan() error {
 	if r.c.output == "json" {
-		_, err := fmt.Fprintln(r.c.env.Stdout, r.s.Plan.JSON())
+		b, err := json.Marshal(r.s.PlanOutput())
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(r.c.env.Stdout, string(b))
 		return err
 	}
 	var buf bytes.Buffer

@@ -49,6 +49,7 @@ func runSweep(ctx context.Context, c *command, ev event.Event) error {
 	if c.cfg.DryRun {
 		return sweepReport(c.u, target, sw.Plan, sw.Result, true)
 	}
+	c.u.wrote = true
 	if err := sw.Apply(ctx, start.Add(c.cfg.Timeout-sweep.Reserve(c.cfg.Timeout))); err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ type ui struct {
 
 	warnings []string
 	masked   map[string]bool
+	wrote    bool // the run applied (part of) a plan: writes may have happened
 }
 
 // errorf reports each error joined in err as its own annotation.
