@@ -206,6 +206,7 @@ Commands:
   up         create or update the pull request's role (and gateway policy)
   down       remove the pull request's role (and gateway policy)
   sweep      remove every preview of the repository whose PR is closed or expired
+  status     list every live preview: who has which role and why, what sweep removes
   bootstrap  print the one-time AWS setup (OIDC provider, boundary, provisioner role)
   explain    show whether a GitHub OIDC token's claims satisfy a PR's trust policy
   version    print the version
@@ -219,7 +220,49 @@ Examples:
   preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 \
       --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop
   preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789
+  preview-access status --repo octo-org/shop --repository-id 123456789 --output json
 
 Exit codes: 0 success (or nothing to do), 1 error, 2 usage error.
 Run 'preview-access <command> --help' for the command's flags.
 `
+
+// BootstrapHelp is the bootstrap command's help.
+const BootstrapHelp = `Print the one-time AWS setup for a repository: GitHub's OIDC provider, the
+permissions boundary every preview role carries, and the provisioner role the
+trusted workflow assumes. Most accounts have the provider already (aws iam
+list-open-id-connect-providers): pass --no-oidc-provider then. Deploy the
+CloudFormation output as the stack its first lines name, one per repository
+(preview-access-OWNER-REPO-HASH), so that a second repository's setup never
+replaces the first's:
+  aws cloudformation deploy --template-file preview-access.yaml \
+      --stack-name preview-access-octo-org-shop-7d604213 --capabilities CAPABILITY_NAMED_IAM
+or apply --format terraform with Terraform.
+
+Example:
+  preview-access bootstrap --account-id 123456789012 --repo octo-org/shop --repository-id 123456789 --no-oidc-provider > preview-access.yaml
+`
+
+// ExplainHelp is the explain command's help.
+const ExplainHelp = `Show, condition by condition, whether a GitHub OIDC token's claims satisfy a
+pull request's trust policy, and which claim differs. The token is decoded
+offline: it is never verified or sent anywhere.
+
+Print a job's claims with a step such as
+  curl -sH "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
+    "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=sts.amazonaws.com" | jq -r .value | cut -d. -f2 | base64 -d
+
+Examples:
+  preview-access explain --repo octo-org/shop --repository-id 123456789 --pr 42 --claims claims.json
+  preview-access explain --trust-policy trust.json --token "$JWT"
+`
+
+// CommandHelp is the help of each command that runs the pipeline (and
+// explain), above its flags.
+var CommandHelp = map[string]string{
+	"plan":    "Print what up (or down, for a closed PR) would change, and the rendered\ndocuments. Writes nothing; with --account-id it needs no AWS credentials.\n\nExamples:\n  preview-access plan\n  preview-access plan --event testdata/events/pull_request_target.opened.json --account-id 123456789012 --allow-missing-boundary --output json\n",
+	"up":      "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop\n",
+	"down":    "Remove the pull request's role. Already gone is success.\n\nExample:\n  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789\n",
+	"sweep":   "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run\n",
+	"explain": ExplainHelp,
+	"status":  "List every live preview of the repository: pull request and state, role,\nexpiry, who has which gateway role and why, and what the next sweep removes.\nWrites nothing.\n\nExample:\n  preview-access status --repo octo-org/shop --repository-id 123456789 --output json\n",
+}

@@ -26,6 +26,9 @@ const (
 	// ModeAwait is the deploy job's: wait until the provisioner's
 	// deployment of the PR's head succeeded, and output the role's ARN.
 	ModeAwait = "await"
+	// ModeStatus reads who has access to the repository's previews right
+	// now, and writes nothing.
+	ModeStatus = "status"
 )
 
 // Config is the validated set of inputs.
@@ -218,9 +221,9 @@ func (r *reader) template(input, tmpl string, allowed ...string) bool {
 func (r *reader) mode(c *Config) {
 	c.Mode = r.get("mode")
 	switch c.Mode {
-	case ModeAuto, ModePlan, ModeUp, ModeDown, ModeSweep, ModeAwait:
+	case ModeAuto, ModePlan, ModeUp, ModeDown, ModeSweep, ModeAwait, ModeStatus:
 	default:
-		r.bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down, sweep or await")
+		r.bad("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use auto, plan, up, down, sweep, await or status")
 	}
 	if v := r.get("pr"); v != "" {
 		n, err := strconv.Atoi(v)

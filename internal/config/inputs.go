@@ -24,7 +24,7 @@ type Input struct {
 
 // Inputs lists every input in the order action.yml and the README show them.
 var Inputs = []Input{
-	{"mode", "auto", "What to do: `auto` (from the event: closed → down, opened/reopened/synchronize/ready_for_review → up, schedule → sweep), `plan`, `up`, `down`, `sweep`, or `await` (in the PR's deploy job: wait until the provisioner's deployment of the PR's head succeeded, and output `role-arn`; needs `account-id` and `deployments: read`, no AWS credentials)."},
+	{"mode", "auto", "What to do: `auto` (from the event: closed → down, opened/reopened/synchronize/ready_for_review → up, schedule → sweep), `plan`, `up`, `down`, `sweep`, `await` (in the PR's deploy job: wait until the provisioner's deployment of the PR's head succeeded, and output `role-arn`; needs `account-id` and `deployments: read`, no AWS credentials), or `status` (every live preview of the repository, who has which gateway role and why, and what the next sweep removes, in the job summary and the `status` output; writes nothing)."},
 	{"pr", "", "Pull request number, for `workflow_dispatch` runs and the CLI. Ignored when the event carries a pull request."},
 	{"aws-region", "", "AWS region for the SDK (IAM is global; the region selects the partition). Defaults to `AWS_REGION`, then `us-east-1`."},
 	{"account-id", "", "AWS account id of the roles. When empty it is read with `sts:GetCallerIdentity`. Lets `plan` run with no AWS credentials."},
@@ -81,6 +81,7 @@ var Outputs = []Input{
 	{"gateway-policy", "", "The gateway policy document (JSON), or its path with the `file` gateway."},
 	{"changed", "", "`true` when the run wrote anything."},
 	{"plan", "", "The plan as JSON: mode and a list of resource, name, action, detail."},
+	{"status", "", "With `mode: status`: every live preview as JSON (pull request, state, role, expiry, who has which gateway role and why, what the next sweep removes)."},
 }
 
 // Boolean reports whether the input is true or false (a CLI flag that
@@ -117,15 +118,20 @@ func (in Input) Commands() []string {
 		return []string{"sweep"}
 	case "pr":
 		return []string{"plan", "up", "down", "explain"}
-	case "aws-region", "account-id", "oidc-provider-arn", "audience", "trust-scope", "environment-template", "subject-template":
+	case "aws-region", "account-id":
+		return []string{"plan", "up", "down", "sweep", "status", "explain"}
+	case "oidc-provider-arn", "audience", "trust-scope", "environment-template", "subject-template":
 		// What the trust is made of: explain renders it too.
 		return []string{"plan", "up", "down", "sweep", "explain"}
 	case "permissions-template", "permissions-boundary", "allow-missing-boundary", "allow-iam-wildcards",
 		"max-session-duration", "ttl", "tags", "trust-policy-size-limit", "wait-for-role", "allow-forks", "access-file":
 		// What up creates; teardown needs names only.
 		return []string{"plan", "up"}
+	case "preview-url", "comment", "deployment", "dry-run", "managed-policy-arns":
+		// What changes something; status reads only.
+		return []string{"plan", "up", "down", "sweep"}
 	}
-	return []string{"plan", "up", "down", "sweep"}
+	return []string{"plan", "up", "down", "sweep", "status"}
 }
 
 // UnknownInputs names the INPUT_ variables of environ (KEY=VALUE) that are

@@ -33,6 +33,7 @@ type ListRequest struct {
 type ListedRole struct {
 	Name string
 	Path string
+	ARN  string
 	Tags map[string]string
 }
 
@@ -110,7 +111,7 @@ func listRoles(ctx context.Context, api IAM, prefix, ourPath string) ([]ListedRo
 		}
 		for _, r := range out.Roles {
 			if strings.HasPrefix(aws.ToString(r.Path), prefix) {
-				names = append(names, ListedRole{Name: aws.ToString(r.RoleName), Path: aws.ToString(r.Path)})
+				names = append(names, ListedRole{Name: aws.ToString(r.RoleName), Path: aws.ToString(r.Path), ARN: aws.ToString(r.Arn)})
 			}
 		}
 	}

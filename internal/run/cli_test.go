@@ -213,7 +213,7 @@ func TestCLIBehaves(t *testing.T) {
 	}
 
 	help := map[string]string{}
-	for _, c := range []string{"plan", "up", "down", "sweep", "bootstrap", "explain"} {
+	for _, c := range []string{"plan", "up", "down", "sweep", "status", "bootstrap", "explain"} {
 		code, stdout, stderr := cmdline(t, c, "--help")
 		if code != ExitOK || !strings.HasPrefix(stdout, "Usage: preview-access "+c) || strings.Contains(stderr, "Usage") {
 			t.Errorf("%s --help: exit %d, help on stdout %t", c, code, strings.HasPrefix(stdout, "Usage"))
@@ -230,7 +230,8 @@ func TestCLIBehaves(t *testing.T) {
 		{"down", []string{"--yes\n", "--gateway none|opa|webhook|file\n"}, []string{"--ttl", "--permissions-template", "--concurrency"}},
 		{"sweep", []string{"--concurrency N\n", "--dry-run\n"}, []string{"--pr ", "--permissions-boundary", "--yes"}},
 		{"bootstrap", []string{"--no-oidc-provider\n", "--account-id ACCOUNT_ID\n"}, []string{"--gateway"}},
-		{"explain", []string{"--claims FILE\n", "--subject-template TEMPLATE\n"}, []string{"--event ", "--gateway"}},
+		{"explain", []string{"--claims FILE\n", "--subject-template TEMPLATE\n", "Show, condition by condition"}, []string{"--event ", "--gateway"}},
+		{"status", []string{"--output text|json\n", "--gateway-url URL\n", "--github-token TOKEN\n", "who has which gateway role and why"}, []string{"--pr ", "--dry-run", "--concurrency", "--permissions-boundary", "--trust-scope", "--yes"}},
 	} {
 		for _, w := range tc.has {
 			if !strings.Contains(help[tc.command], w) {

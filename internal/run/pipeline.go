@@ -80,7 +80,7 @@ func runCLI(ctx context.Context, env Env, u *ui, cmd string, args []string) erro
 			return err
 		}
 		ev = event.Event{Name: "cli", Preview: &p, PR: p.Number}
-		if cmd != "sweep" && p.Number == 0 {
+		if cmd != "sweep" && cmd != "status" && p.Number == 0 {
 			return fmt.Errorf("%w: %s needs --pr N with --repo", errUsage, cmd)
 		}
 	case cmd == "plan":
@@ -128,6 +128,28 @@ func sampleDefaults(lookup func(string) string) func(string) string {
 	}
 }
 
+// eventMode is the mode the run takes: the mode input, or for auto (and
+// plan) the event's; "" when the event asks for nothing.
+func eventMode(u *ui, cfg config.Config, ev event.Event) (string, error) {
+	mode := cfg.Mode
+	if mode == config.ModeAuto || mode == config.ModePlan {
+		m, ok, reason := event.Mode(ev)
+		if ev.Name == "cli" {
+			m, ok = config.ModeUp, true
+		}
+		if !ok {
+			u.Notice("%s: nothing to do", reason)
+			return "", nil
+		}
+		mode = m
+	}
+	switch mode {
+	case config.ModeSweep, config.ModeUp, config.ModeDown, config.ModeAwait, config.ModeStatus:
+		return mode, nil
+	}
+	return "", fmt.Errorf("mode %q is not known", mode)
+}
+
 // runEvent picks the mode and runs it.
 func runEvent(ctx context.Context, e *command, ev event.Event) error {
 	env, u, cfg := e.env, e.u, e.cfg
@@ -137,26 +159,12 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 	if ev.PR == 0 && cfg.PR > 0 && ev.Preview == nil {
 		ev.PR = cfg.PR
 	}
-	mode := cfg.Mode
-	if mode == config.ModeAuto || mode == config.ModePlan {
-		m, ok, reason := event.Mode(ev)
-		if ev.Name == "cli" {
-			m, ok = config.ModeUp, true
-		}
-		if !ok {
-			u.Notice("%s: nothing to do", reason)
-			return nil
-		}
-		mode = m
-	}
-	switch mode {
-	case config.ModeSweep, config.ModeUp, config.ModeDown, config.ModeAwait:
-	default:
-		return fmt.Errorf("mode %q is not known", mode)
+	mode, err := eventMode(u, cfg, ev)
+	if mode == "" || err != nil {
+		return err
 	}
 	var gh GitHubAPI
 	if !e.sample {
-		var err error
 		if gh, err = newGitHub(env, u, cfg); err != nil {
 			return err
 		}
@@ -164,8 +172,11 @@ func runEvent(ctx context.Context, e *command, ev event.Event) error {
 	if gh != nil {
 		e.clients.GitHub = gh
 	}
-	if mode == config.ModeSweep {
+	switch mode {
+	case config.ModeSweep:
 		return runSweep(ctx, e, ev)
+	case config.ModeStatus:
+		return runStatus(ctx, e, ev)
 	}
 	if gh == nil && cfg.TrustScope == policy.ScopeEnvironment && !cfg.DryRun && mode == config.ModeUp {
 		// A trust that names an environment nobody created would let any

@@ -105,7 +105,7 @@ func dispatch(ctx context.Context, env Env, u *ui) error {
 	case "version", "--version", "-version":
 		fmt.Fprintf(env.Stdout, "preview-access %s\n", version.String(env.Version))
 		return nil
-	case "plan", "up", "down", "sweep":
+	case "plan", "up", "down", "sweep", "status":
 		return runCLI(ctx, env, u, cmd, args[1:])
 	case "bootstrap":
 		return runBootstrap(env, u, args[1:])
@@ -141,7 +141,7 @@ type cliFlags struct {
 }
 
 func newFlagSet(name string) *cliFlags {
-	fs := cli.New(name, commandHelp[name]+"\nEvery action input the command takes is a flag of the same name.\n")
+	fs := cli.New(name, cli.CommandHelp[name]+"\nEvery action input the command takes is a flag of the same name.\n")
 	f := &cliFlags{Set: fs, inputs: map[string]*string{}}
 	if name != "explain" {
 		f.event = fs.String("event", "FILE", "event payload (as GitHub writes to GITHUB_EVENT_PATH)", "")
@@ -150,7 +150,7 @@ func newFlagSet(name string) *cliFlags {
 	f.repo = fs.String("repo", "OWNER/REPO", "repository (with --pr, instead of --event)", "")
 	f.repositoryID = fs.String("repository-id", "ID", "numeric repository id (when no github-token can read it)", "")
 	if name != "explain" {
-		f.output = fs.String("output", "text|json", "plan output format", "text")
+		f.output = fs.String("output", "text|json", "output format", "text")
 	}
 	if name == "down" {
 		f.yes = fs.Bool("yes", "take the preview of an open pull request down", false)
@@ -170,13 +170,6 @@ func newFlagSet(name string) *cliFlags {
 		}
 	}
 	return f
-}
-
-var commandHelp = map[string]string{
-	"plan":  "Print what up (or down, for a closed PR) would change, and the rendered\ndocuments. Writes nothing; with --account-id it needs no AWS credentials.\n\nExamples:\n  preview-access plan\n  preview-access plan --event testdata/events/pull_request_target.opened.json --account-id 123456789012 --allow-missing-boundary --output json\n",
-	"up":    "Create or update the pull request's role to the desired state.\n\nExample:\n  preview-access up --repo octo-org/shop --pr 42 --repository-id 123456789 --permissions-boundary arn:aws:iam::123456789012:policy/preview-access-boundary-octo-org.shop\n",
-	"down":  "Remove the pull request's role. Already gone is success.\n\nExample:\n  preview-access down --repo octo-org/shop --pr 42 --repository-id 123456789\n",
-	"sweep": "Remove every preview of the repository whose pull request is closed or\nwhose expiry passed.\n\nExample:\n  preview-access sweep --repo octo-org/shop --repository-id 123456789 --dry-run\n",
 }
 
 // flagPreview is the pull request a person names with --repo,
@@ -229,7 +222,7 @@ func usageLine(args []string, err error) string {
 		return ue.Line()
 	}
 	ue = &cli.UsageError{Msg: strings.TrimPrefix(err.Error(), "usage: ")}
-	if len(args) > 0 && commandHelp[args[0]] != "" {
+	if len(args) > 0 && cli.CommandHelp[args[0]] != "" {
 		ue.Command = args[0]
 	}
 	return ue.Line()

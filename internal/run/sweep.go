@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -96,4 +97,38 @@ func sweepReport(u *ui, target preview.Preview, pl plan.Plan, res *sweep.Result,
 	}))
 	u.Info("sweep: %d removed, %d kept, %d failed, %d left", len(res.Removed), len(res.Kept), len(res.Failed), len(res.Left))
 	return nil
+}
+
+// runStatus lists who has access to the repository's previews right now
+// (package sweep's listing, read only), and reports it as text or JSON,
+// in the job summary and in the status output.
+func runStatus(ctx context.Context, c *command, ev event.Event) error {
+	target := repository(c.env, ev)
+	if err := sweep.CheckTarget(target); err != nil {
+		return err
+	}
+	if err := c.clients.Connect(ctx, c.engineEnv(), c.cfg, target, false); err != nil {
+		return err
+	}
+	if c.clients.IAM == nil {
+		return &config.InputError{Input: "mode", What: "status reads the roles and needs AWS credentials", Fix: "run it with the provisioner's (or a read-only IAM) role"}
+	}
+	st, err := sweep.Status(ctx, c.engineEnv(), &c.clients, c.cfg, target)
+	if err != nil {
+		return err
+	}
+	for _, w := range st.Warnings {
+		c.u.Warning("%s", w)
+	}
+	js, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if c.output == "json" {
+		fmt.Fprintln(c.env.Stdout, string(js))
+	} else {
+		c.u.Info("%s", strings.TrimSuffix(report.StatusText(st), "\n"))
+	}
+	c.u.summary(report.StatusSummary(st))
+	return c.u.setOutput("status", string(js))
 }

@@ -14,23 +14,8 @@ import (
 	"github.com/preview-access/preview-access/internal/terraform"
 )
 
-const bootstrapHelp = `Print the one-time AWS setup for a repository: GitHub's OIDC provider, the
-permissions boundary every preview role carries, and the provisioner role the
-trusted workflow assumes. Most accounts have the provider already (aws iam
-list-open-id-connect-providers): pass --no-oidc-provider then. Deploy the
-CloudFormation output as the stack its first lines name, one per repository
-(preview-access-OWNER-REPO-HASH), so that a second repository's setup never
-replaces the first's:
-  aws cloudformation deploy --template-file preview-access.yaml \
-      --stack-name preview-access-octo-org-shop-7d604213 --capabilities CAPABILITY_NAMED_IAM
-or apply --format terraform with Terraform.
-
-Example:
-  preview-access bootstrap --account-id 123456789012 --repo octo-org/shop --repository-id 123456789 --no-oidc-provider > preview-access.yaml
-`
-
 func runBootstrap(env Env, u *ui, args []string) error {
-	fs := cli.New("bootstrap", bootstrapHelp)
+	fs := cli.New("bootstrap", cli.BootstrapHelp)
 	account := fs.String("account-id", "ACCOUNT_ID", "AWS account id (12 digits; required)", "")
 	repo := fs.String("repo", "OWNER/REPO", "repository (required)", "")
 	repoID := fs.String("repository-id", "ID", "numeric repository id; pins the provisioner's trust (recommended)", "")
@@ -95,19 +80,6 @@ func runBootstrap(env Env, u *ui, args []string) error {
 	_, err = env.Stdout.Write(out)
 	return err
 }
-
-const explainHelp = `Show, condition by condition, whether a GitHub OIDC token's claims satisfy a
-pull request's trust policy, and which claim differs. The token is decoded
-offline: it is never verified or sent anywhere.
-
-Print a job's claims with a step such as
-  curl -sH "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
-    "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=sts.amazonaws.com" | jq -r .value | cut -d. -f2 | base64 -d
-
-Examples:
-  preview-access explain --repo octo-org/shop --repository-id 123456789 --pr 42 --claims claims.json
-  preview-access explain --trust-policy trust.json --token "$JWT"
-`
 
 func runExplain(env Env, u *ui, args []string) error {
 	f := newFlagSet("explain")

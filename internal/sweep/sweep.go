@@ -91,20 +91,26 @@ func Recheck(d Decision, open map[int]bool) Decision {
 // repository to delete: those of PRs whose role the sweep removes, and,
 // when the open PRs are known, those of PRs that are not open.
 func GatewayIDs(ids []string, repositoryID string, open, removed map[int]bool) map[string]int {
-	prefix := "gh-" + repositoryID + "-pr-"
 	out := map[string]int{}
 	for _, id := range ids {
-		rest, ok := strings.CutPrefix(id, prefix)
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(rest)
-		if err != nil || n <= 0 || strconv.Itoa(n) != rest {
-			continue
-		}
-		if removed[n] || (open != nil && !open[n]) {
+		n, ok := DocumentPR(id, repositoryID)
+		if ok && (removed[n] || (open != nil && !open[n])) {
 			out[id] = n
 		}
 	}
 	return out
+}
+
+// DocumentPR is the pull request of one of the repository's gateway
+// document ids (gh-<repository id>-pr-<n>); false for any other id.
+func DocumentPR(id, repositoryID string) (int, bool) {
+	rest, ok := strings.CutPrefix(id, "gh-"+repositoryID+"-pr-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n <= 0 || strconv.Itoa(n) != rest {
+		return 0, false
+	}
+	return n, true
 }
