@@ -50,6 +50,11 @@ test_envoy_query_is_stripped if {
 		with input as envoy("pr-42.preview.example.com", "POST", "/apix?/api", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
+test_envoy_github_provider_teams if {
+	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org,octo-org:qa"}) with time.now_ns as now_ns
+}
+
 test_envoy_groups_header if {
 	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-user": "someone", "x-forwarded-groups": "eng, Octo-Org/QA ,,"}) with time.now_ns as now_ns

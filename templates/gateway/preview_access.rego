@@ -350,9 +350,10 @@ header(name) := v if {
 	is_string(v)
 }
 
-groups(g) := [trim_space(x) | some x in split(g, ","); trim_space(x) != ""] if is_string(g)
+# oauth2-proxy's github provider names teams org:team; bindings say org/team.
+groups(g) := [replace(trim_space(x), ":", "/") | some x in split(g, ","); trim_space(x) != ""] if is_string(g)
 
-groups(g) := [x | some x in g; is_string(x)] if is_array(g)
+groups(g) := [replace(x, ":", "/") | some x in g; is_string(x)] if is_array(g)
 
 every_value_string(o) if {
 	is_object(o)

@@ -1,0 +1,197 @@
+"""Ask Open Policy Agent whether each request to a preview may pass.
+
+The guard is a small Envoy ext_authz client. For every request it sends OPA
+the input opa-envoy-plugin builds from Envoy's CheckRequest, so the shipped
+preview_access module reads it exactly as it would behind Envoy:
+
+    POST {GUARD_OPA_URL}/v1/data/preview_access/decision
+    {"input": {"attributes": {"request": {"http": {
+        "host": "pr-42.preview.example.com", "method": "POST",
+        "path": "/api/orders?page=2", "scheme": "https",
+        "headers": {"x-forwarded-user": "octocat", ...}}}}}}
+
+Only an answer whose result says "allow": true lets the request through. A
+denial is 403 with OPA's reason; anything else (OPA unreachable, an answer
+that is not 200, a body without a decision) is 503: the guard fails closed.
+Each refused request is logged as one JSON line.
+
+Who the caller is comes from the identity-aware proxy in front (oauth2-proxy:
+X-Forwarded-User, X-Forwarded-Groups), which overwrites those headers on every
+request. Nothing but that proxy may reach this server: whoever can set the
+headers is whoever they name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("preview_guard")
+
+# Credentials the proxy passes on with the request. OPA decides on who the
+# proxy says the caller is, so it never needs them, and a decision log must
+# not collect them. GUARD_FORWARD_HEADERS lets some through, e.g.
+# authorization when OPA verifies the identity provider's JWT itself.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-forwarded-access-token"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the guard needs, read from GUARD_* environment variables."""
+
+    opa_url: str
+    opa_token: str = ""
+    decision: str = "preview_access/decision"
+    forward_headers: frozenset[str] = frozenset()
+    timeout: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        url = env.get("GUARD_OPA_URL", "").strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"GUARD_OPA_URL is {url!r}: set it to the OPA server's base URL, e.g. http://127.0.0.1:8181"
+            )
+        forward = frozenset(h.strip().lower() for h in env.get("GUARD_FORWARD_HEADERS", "").split(",") if h.strip())
+        if unknown := forward - SECRET_HEADERS:
+            raise ValueError(
+                f"GUARD_FORWARD_HEADERS names {', '.join(sorted(unknown))}: every other header is forwarded "
+                f"already; list only some of {', '.join(sorted(SECRET_HEADERS))}"
+            )
+        try:
+            timeout = float(env.get("GUARD_OPA_TIMEOUT", "2"))
+        except ValueError:
+            timeout = 0
+        if not 0 < timeout <= 30:
+            raise ValueError("GUARD_OPA_TIMEOUT must be a number of seconds, more than 0 and at most 30")
+        return cls(
+            opa_url=url,
+            opa_token=env.get("GUARD_OPA_TOKEN", "").strip(),
+            decision=env.get("GUARD_OPA_DECISION", cls.decision).strip("/ "),
+            forward_headers=forward,
+            timeout=timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    status: int
+    reason: str
+    role: str = ""
+    preview: str = ""
+    user: str = ""
+
+
+def envoy_input(request: Request, forward: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The request as opa-envoy-plugin passes Envoy's CheckRequest to OPA."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        if name in SECRET_HEADERS and name not in forward:
+            continue
+        value = raw_value.decode("latin-1")
+        # Envoy joins a repeated header's values with commas.
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    # The path as it arrived, not as decoded for routing: the policy refuses
+    # encoded dots and slashes, which it could not see once decoded.
+    # (Some ASGI test clients leave the query in raw_path; it is added below.)
+    path = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or quote(request.url.path)
+    if query := request.scope.get("query_string", b"").decode("latin-1"):
+        path = f"{path}?{query}"
+    return {
+        "attributes": {
+            "request": {
+                "http": {
+                    "host": request.headers.get("host", ""),
+                    "method": request.method,
+                    "path": path,
+                    "scheme": request.url.scheme,
+                    "headers": headers,
+                }
+            }
+        }
+    }
+
+
+class OPAGuard:
+    """HTTP middleware: asks OPA about every request before any route runs.
+
+    Use it as app.middleware("http")(guard), and close it on shutdown.
+    """
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.url = f"{settings.opa_url}/v1/data/{settings.decision}"
+        self.client = client or httpx.AsyncClient(timeout=settings.timeout)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __call__(self, request: Request, call_next) -> Response:
+        decision = await self.decide(request)
+        if decision.allow:
+            return await call_next(request)
+        log.warning(
+            json.dumps(
+                {
+                    "event": "denied",
+                    "status": decision.status,
+                    "who": decision.user or request.headers.get("x-forwarded-user", ""),
+                    "preview": decision.preview,
+                    "host": request.headers.get("host", ""),
+                    "method": request.method,
+                    # Without the query, which can carry secrets.
+                    "path": request.url.path,
+                    "role": decision.role,
+                    "reason": decision.reason,
+                },
+                sort_keys=True,
+            )
+        )
+        return JSONResponse({"detail": decision.reason}, status_code=decision.status)
+
+    async def decide(self, request: Request) -> Decision:
+        headers = {"Authorization": f"Bearer {self.settings.opa_token}"} if self.settings.opa_token else {}
+        body = {"input": envoy_input(request, self.settings.forward_headers)}
+        try:
+            resp = await self.client.post(self.url, json=body, headers=headers)
+        except httpx.HTTPError as e:
+            return unavailable(f"cannot reach OPA at {self.settings.opa_url} ({type(e).__name__})")
+        if resp.status_code != 200:
+            hint = {401: ": check GUARD_OPA_TOKEN", 403: ": GUARD_OPA_TOKEN may not ask for this decision"}
+            return unavailable(f"OPA answered {resp.status_code}{hint.get(resp.status_code, '')}")
+        try:
+            result = resp.json().get("result")
+        except (ValueError, AttributeError):
+            return unavailable("OPA's answer is not a JSON object")
+        if not isinstance(result, dict):
+            # OPA answers {} for a rule that does not exist.
+            return unavailable(f"OPA has no decision at {self.settings.decision}: is the preview_access module installed?")
+        allow = result.get("allow") is True
+        reason = text(result.get("reason")) or text(result.get("deny_reason"))
+        return Decision(
+            allow=allow,
+            status=200 if allow else 403,
+            reason=reason or ("allowed" if allow else "denied by OPA, which gave no reason"),
+            role=text(result.get("role")),
+            preview=text(result.get("preview_id")),
+            user=text(result.get("user")),
+        )
+
+
+def unavailable(reason: str) -> Decision:
+    return Decision(allow=False, status=503, reason=f"access check unavailable: {reason}")
+
+
+def text(v: Any) -> str:
+    return v if isinstance(v, str) else ""
