@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+	"golang.org/x/time/rate"
 )
 
 // fakeIAM answers IAM's query protocol: DeleteRole and GetRole succeed
@@ -164,3 +166,55 @@ func TestWriteGateHonoursTheDeadline(t *testing.T) {
 		t.Error("the late call reached IAM")
 	}
 }
+
+// The pacer leaves writes unpaced until a throttle, then holds them at
+// the rate that succeeded in the last window, probes 1 % higher each
+// second without a throttle, and does not compound throttles that come
+// together (the adaptive retryer's cuts do).
+func TestPacerHoldsTheAdmittedRate(t *testing.T) {
+	t.Parallel()
+	throttle := &smithyError{code: "Throttling"}
+	p := newPacer()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+	// 40 writes in 4 s succeed: unpaced.
+	for i := range 40 {
+		p.done(at(i*100), nil)
+	}
+	if p.limit() != rate.Inf {
+		t.Fatalf("limit %v before any throttle; want unpaced", p.limit())
+	}
+	// A throttle at 4 s: 30 successes in the last 3 s → 10 a second.
+	p.done(at(4000), throttle)
+	if got := float64(p.limit()); got < 9.99 || got > 10.01 {
+		t.Fatalf("limit after a throttle %v; want 10 (the admitted rate)", got)
+	}
+	// A second throttle right after measures the same window again: the
+	// rate stays (within one write of it), it is not cut again.
+	p.done(at(4010), throttle)
+	again := float64(p.limit())
+	if again < 9.6 || again > 10.01 {
+		t.Errorf("limit after two throttles at once %v; want about 10 still", again)
+	}
+	// A second later without a throttle: 1 % more.
+	p.done(at(5100), nil)
+	if got := float64(p.limit()); got < again*1.0099 || got > again*1.0101 {
+		t.Errorf("limit after a quiet second %v; want 1 %% over %v", got, again)
+	}
+	// A throttle on the first writes, with nothing measured, paces nothing.
+	q := newPacer()
+	q.done(at(0), nil)
+	q.done(at(10), throttle)
+	if q.limit() != rate.Inf {
+		t.Errorf("limit after a throttle with 1 success %v; want unpaced", q.limit())
+	}
+}
+
+// smithyError is an API error with a code, as the SDK returns them.
+type smithyError struct{ code string }
+
+func (e *smithyError) Error() string                 { return e.code }
+func (e *smithyError) ErrorCode() string             { return e.code }
+func (e *smithyError) ErrorMessage() string          { return e.code }
+func (e *smithyError) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
