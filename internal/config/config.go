@@ -75,8 +75,10 @@ type Config struct {
 	// without a token (allow-unauthenticated-gateway).
 	GatewayUnauthenticated bool
 	AccessFile             string
-	// AccessFileExplicit: the access-file input was given, so a missing
-	// file is an error rather than the defaults.
+	// AccessFileExplicit: the access-file input names another file than the
+	// default, so a missing file is an error rather than the defaults. (The
+	// runner passes every input with its default, so a value equal to the
+	// default cannot be told from no value.)
 	AccessFileExplicit bool
 
 	Concurrency int
@@ -455,7 +457,7 @@ func (r *reader) github(c *Config) {
 // accessFile reads where the repository's access file is.
 func (r *reader) accessFile(c *Config) {
 	c.AccessFile = r.get("access-file")
-	c.AccessFileExplicit = strings.TrimSpace(r.lookup("access-file")) != ""
+	c.AccessFileExplicit = c.AccessFile != Default("access-file")
 	if p := c.AccessFile; strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
 		r.bad("access-file", fmt.Sprintf("%q is not a relative path inside the repository", p), "use a path such as .github/preview-access.yml")
 	}

@@ -58,7 +58,7 @@ var Inputs = []Input{
 	{"allow-unauthenticated-gateway", "false", "Unsafe: let `gateway: opa` talk to an OPA off this machine without `gateway-token`, where anyone who can reach it can grant themselves access. Only for an OPA that nobody else can reach."},
 	{"gateway-secret", "", "HMAC secret that signs webhook requests. Masked."},
 	{"gateway-file", "preview-access-policy.json", "Path the `file` gateway writes the policy document to."},
-	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the default branch. Given explicitly, a missing file is an error; at the default path, a notice (the defaults apply). A file that cannot be read, or whose absence cannot be proven, always fails the run before anything is granted."},
+	{"access-file", ".github/preview-access.yml", "Path of the repository's access file (roles, users, teams), read from the default branch. At another path than the default, a missing file is an error; at the default path, a notice (the defaults apply). A file that cannot be read, or whose absence cannot be proven, always fails the run before anything is granted."},
 	{"concurrency", "4", "How many previews sweep removes at once (1–32)."},
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/preview-access/preview-access/internal/config"
 	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/internal/planner"
@@ -93,6 +94,15 @@ func newHarness(t *testing.T, ghOpts ...fakegithub.Option) *harness {
 		"INPUT_ACCOUNT-ID":           "123456789012",
 		"INPUT_PERMISSIONS-BOUNDARY": "arn:aws:iam::123456789012:policy/preview-boundary",
 		"INPUT_PREVIEW-URL":          "https://pr-{number}." + h.repo + ".preview.test",
+	}
+	// The runner passes every input of action.yml, with its default when
+	// the workflow gives none: so does the harness, or a test could pass
+	// only because an input is unset where no real run leaves it unset.
+	for _, in := range config.Inputs {
+		k := "INPUT_" + strings.ToUpper(in.Name)
+		if _, ok := h.env[k]; !ok && !strings.Contains(in.Default, "${{") {
+			h.env[k] = in.Default
+		}
 	}
 	return h
 }
