@@ -30,3 +30,14 @@ func whatToChange(err error) (fix string, permanent bool) {
 	// racing teardown removed, which the next run converges.
 	return "", false
 }
+
+// NeedsChange reports whether any error joined in err is one that a
+// re-run cannot fix by itself (whatToChange).
+func NeedsChange(err error) bool {
+	for _, e := range Flatten(err) {
+		if _, permanent := whatToChange(e); permanent {
+			return true
+		}
+	}
+	return false
+}

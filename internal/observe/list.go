@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/preview-access/preview-access/internal/gateway"
@@ -26,6 +27,8 @@ type ListRequest struct {
 	// repository's previews live, so that a renamed repository's old path
 	// is found too); OurPath is this repository's own.
 	Prefix, OurPath string
+	// Account asks for the credentials' account too (GetCallerIdentity).
+	Account bool
 }
 
 // ListedRole is a role found under the tool's path, with the tags GetRole
@@ -46,6 +49,8 @@ type Listing struct {
 	// cannot list); GatewayErr says why they could not be listed.
 	GatewayIDs []string
 	GatewayErr error
+	// Account is the credentials' account, when asked for.
+	Account string
 }
 
 // List lists the open pull requests first (failing to list them fails the
@@ -68,6 +73,16 @@ func List(ctx context.Context, c Clients, r ListRequest) (Listing, error) {
 		l.Roles, err = listRoles(ctx, c.IAM, r.Prefix, r.OurPath)
 		return err
 	})
+	if r.Account {
+		g.Go(func() error {
+			out, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				return fmt.Errorf("sts GetCallerIdentity (the credentials' account is checked against account-id): %w", err)
+			}
+			l.Account = aws.ToString(out.Account)
+			return nil
+		})
+	}
 	if c.Gateway != nil {
 		g.Go(func() error {
 			ids, err := c.Gateway.List(ctx)

@@ -206,7 +206,7 @@ func upComment(p Preview, pl plan.Plan, o upOptions) string {
 			fmt.Fprintf(&b, "\n…and %s more, too many for a comment: the full list is in the job summary of the run that granted it and in the gateway policy document (output `gateway-policy`).\n", count(rest, "subject", "subjects"))
 		}
 	}
-	roleRules(&b, p)
+	roleRules(&b, p, o.all)
 	if o.plan {
 		b.WriteString("\n<details><summary>Last change</summary>\n\n")
 		b.WriteString(pl.Markdown())
@@ -238,22 +238,44 @@ func accessRow(b *strings.Builder, a Access) {
 	fmt.Fprintf(b, "| %s | %s | %s |\n", cell(a.Subject), cell(strings.Join(a.Roles, ", ")), cell(why))
 }
 
-// roleRules says what each of the gateway's roles allows.
-func roleRules(b *strings.Builder, p Preview) {
+// Bounds of a summarised comment's roles table: an access file may define
+// any number of roles with any number of paths.
+const (
+	shownRoles = 20
+	shownPaths = 5
+)
+
+// roleRules says what each of the gateway's roles allows: all of them, or
+// (a summary) the first shownRoles with their first shownPaths paths.
+func roleRules(b *strings.Builder, p Preview, all bool) {
 	if len(p.Roles) == 0 || p.Gateway == "" || p.Gateway == "none" {
 		return
 	}
 	b.WriteString("\n**What each role allows**\n\n| role | methods | paths |\n|---|---|---|\n")
-	for _, r := range sortedRoles(p.Roles) {
+	roles := sortedRoles(p.Roles)
+	if !all {
+		roles = roles[:min(len(roles), shownRoles)]
+	}
+	for _, r := range roles {
 		methods := strings.Join(r.Methods, ", ")
 		if len(r.Methods) == 1 && r.Methods[0] == "*" {
 			methods = "all"
 		}
-		paths := make([]string, 0, len(r.Paths))
-		for _, path := range r.Paths {
+		shown := r.Paths
+		if !all {
+			shown = shown[:min(len(shown), shownPaths)]
+		}
+		paths := make([]string, 0, len(shown)+1)
+		for _, path := range shown {
 			paths = append(paths, codeCell(path))
 		}
+		if rest := len(r.Paths) - len(shown); rest > 0 {
+			paths = append(paths, "…and "+count(rest, "more path", "more paths"))
+		}
 		fmt.Fprintf(b, "| %s | %s | %s |\n", cell(r.Name), cell(methods), strings.Join(paths, " "))
+	}
+	if rest := len(p.Roles) - len(roles); rest > 0 {
+		fmt.Fprintf(b, "\n…and %s, listed in the gateway policy document (output `gateway-policy`).\n", count(rest, "more role", "more roles"))
 	}
 }
 
@@ -328,7 +350,10 @@ func DownComment(p Preview, r Revocation) string {
 	if reason == "" {
 		reason = ReasonClosed
 	}
-	removed := []string{"the role " + code(p.RoleARN)}
+	var removed []string
+	if p.RoleARN != "" {
+		removed = append(removed, "the role "+code(p.RoleARN))
+	}
 	if p.Environment != "" {
 		removed = append(removed, "the environment "+code(p.Environment))
 	}
@@ -340,7 +365,14 @@ func DownComment(p Preview, r Revocation) string {
 	if len(removed) > 1 {
 		verb = "were"
 	}
-	fmt.Fprintf(&b, "Access ended because %s: %s %s removed, so no job of this pull request can assume the role any more.\n\n", reason, andList(removed), verb)
+	switch {
+	case p.RoleARN != "":
+		fmt.Fprintf(&b, "Access ended because %s: %s %s removed, so no job of this pull request can assume the role any more.\n\n", reason, andList(removed), verb)
+	case len(removed) > 0:
+		fmt.Fprintf(&b, "Access ended because %s: %s %s removed (the role was gone already).\n\n", reason, andList(removed), verb)
+	default:
+		fmt.Fprintf(&b, "Access ended because %s; nothing of the preview was left to remove.\n\n", reason)
+	}
 	switch {
 	case !gateway:
 		b.WriteString("No gateway is configured: preview-access granted no human access.\n\n")

@@ -121,6 +121,28 @@ func TestMarker(t *testing.T) {
 	}
 }
 
+// TestUpCommentFitsManyRoles: an access file with hundreds of roles of
+// many long paths still gives a comment GitHub takes.
+func TestUpCommentFitsManyRoles(t *testing.T) {
+	t.Parallel()
+	p := preview(2500)
+	for i := range 200 {
+		r := RoleRule{Name: fmt.Sprintf("role-%03d", i), Methods: []string{"GET", "POST"}}
+		for j := range 10 {
+			r.Paths = append(r.Paths, fmt.Sprintf("/%s/%d/**", strings.Repeat("p", 240), j))
+		}
+		p.Roles = append(p.Roles, r)
+	}
+	body := UpComment(p, plan.Plan{Mode: "up"})
+	if c := utf8.RuneCountInString(body); c > MaxComment {
+		t.Errorf("200 roles of 10 paths: %d characters; GitHub takes %d", c, MaxComment)
+	}
+	checkComment(t, body)
+	if !strings.Contains(body, "…and 180 more roles") || !strings.Contains(body, "…and 5 more paths") {
+		t.Errorf("the summarised comment does not say roles and paths were left out:\n%.3000s", body)
+	}
+}
+
 // TestUpCommentIsActionable: a reviewer reading the comment learns how the
 // deploy job assumes the role (the step with the ARN filled in), what each
 // gateway role allows, and why each person is listed.

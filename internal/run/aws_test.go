@@ -57,6 +57,47 @@ func TestAccountMustBeTheCallers(t *testing.T) {
 	}
 }
 
+// TestSweepSaysWhenARerunIsNotEnough: a sweep whose deletes are denied
+// does not promise that a re-run finishes the job.
+func TestSweepSaysWhenARerunIsNotEnough(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.open(1)
+	h.gh.ClosePullRequest(h.owner, h.repo, 1, true)
+	h.proxy.FailWith("DeleteRolePolicy", 10, http.StatusForbidden, "AccessDenied", "not authorized to perform iam:DeleteRolePolicy")
+	if code := h.sweep(); code != ExitError {
+		t.Fatalf("sweep: exit %d; want 1", code)
+	}
+	msg := strings.Join(h.annotations("error"), "\n")
+	if !strings.Contains(msg, "a re-run fails the same way until") || strings.Contains(msg, "a re-run finishes the job") {
+		t.Errorf("errors %q; want them to say a re-run is not enough", msg)
+	}
+}
+
+// TestSweepChecksTheAccount: a sweep with another account's account-id
+// (or boundary) deletes nothing, and says which input is wrong.
+func TestSweepChecksTheAccount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.open(1)
+	h.gh.ClosePullRequest(h.owner, h.repo, 1, true)
+	h.set("account-id", "210987654321", "permissions-boundary", "arn:aws:iam::210987654321:policy/preview-boundary")
+	h.resetCounts()
+	if code := h.sweep(); code != ExitError {
+		t.Fatalf("sweep: exit %d; want 1", code)
+	}
+	if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "input account-id") || !strings.Contains(msg, "nothing was deleted") {
+		t.Errorf("errors %q; want account-id named and nothing deleted", msg)
+	}
+	if h.proxy.Count("GetCallerIdentity") != 1 {
+		t.Errorf("GetCallerIdentity called %d times; want once", h.proxy.Count("GetCallerIdentity"))
+	}
+	h.wantNothingWritten(t)
+	if !h.role(1).Exists {
+		t.Error("the role of pull request 1 was deleted")
+	}
+}
+
 func accountSummary(roles, quota int) string {
 	return fmt.Sprintf(`<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetAccountSummaryResult><SummaryMap>`+
 		`<entry><key>Roles</key><value>%d</value></entry><entry><key>RolesQuota</key><value>%d</value></entry>`+

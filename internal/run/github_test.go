@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,38 @@ func TestAccessFileThatCannotBeReadGrantsNothing(t *testing.T) {
 	h.wantNothingWritten(t)
 	if _, err := os.Stat(policy); err == nil {
 		t.Error("a gateway policy was written")
+	}
+}
+
+// TestTemplateThatCannotBeReadIsNotReplaced: a permissions template whose
+// read answers 404 all the way up (a token that cannot see the contents)
+// or 5xx is an error naming the input; the built-in template never stands
+// in for it.
+func TestTemplateThatCannotBeReadIsNotReplaced(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusNotFound, http.StatusBadGateway} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.set("permissions-template", ".github/preview-role.json")
+			h.gh.SetFile(h.owner, h.repo, "main", ".github/preview-role.json", `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/{number}/*"}]}`)
+			h.event("pull_request_target", "pull_request_target.opened.json")
+			base := "/repos/" + h.owner + "/" + h.repo + "/contents/"
+			for _, p := range []string{base + ".github/preview-role.json", base + ".github", base} {
+				h.gh.FailNext("GET", p, 20, status)
+			}
+			h.resetCounts()
+			if code := h.run(); code != ExitError {
+				t.Fatalf("exit %d; want 1", code)
+			}
+			if msg := strings.Join(h.annotations("error"), "\n"); !strings.Contains(msg, "input permissions-template") {
+				t.Errorf("errors %q; want permissions-template named", msg)
+			}
+			h.wantNothingWritten(t)
+			if h.role(42).Exists {
+				t.Error("a role was created with another template")
+			}
+		})
 	}
 }
 

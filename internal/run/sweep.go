@@ -11,6 +11,7 @@ import (
 
 	"github.com/preview-access/preview-access/internal/apply"
 	"github.com/preview-access/preview-access/internal/config"
+	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/event"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/preview"
@@ -76,7 +77,11 @@ func finishSweep(c *command, target preview.Preview, sw *sweep.Sweep) error {
 	}
 	if len(res.Failed) > 0 {
 		slices.Sort(res.Failed)
-		return fmt.Errorf("sweep left %d previews behind: %s; a re-run finishes the job: %w", len(res.Failed), strings.Join(res.Failed, ", "), errors.Join(res.Errs...))
+		next := "a re-run finishes the job"
+		if errs := errors.Join(res.Errs...); engine.NeedsChange(errs) {
+			next = "a re-run fails the same way until what the errors name is changed"
+		}
+		return fmt.Errorf("sweep left %d previews behind: %s; %s: %w", len(res.Failed), strings.Join(res.Failed, ", "), next, errors.Join(res.Errs...))
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/preview"
+	"github.com/preview-access/preview-access/internal/report"
 	"github.com/preview-access/preview-access/internal/testenv"
 	"github.com/preview-access/preview-access/internal/testenv/fakegithub"
 )
@@ -256,6 +257,11 @@ func TestSweepExpired(t *testing.T) {
 	}
 	h.checkRevoked(1)
 	h.checkLive(2)
+	// The sweep's revocation says which role went, in plain English.
+	body := h.gh.Comments(h.owner, h.repo, 1)[0].Body
+	if want := "Access ended because " + report.ReasonExpired + ": the role `arn:aws:iam::123456789012:role" + h.path() + h.roleName(1) + "` was removed"; !strings.Contains(body, want) || strings.Contains(body, "the role —") {
+		t.Errorf("sweep's revocation comment does not name the role:\n%s\nwant %q", body, want)
+	}
 	if sum := h.summary(); !strings.Contains(sum, "**Removed** (1)") {
 		t.Errorf("summary:\n%s", sum)
 	}

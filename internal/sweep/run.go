@@ -90,7 +90,12 @@ func Prepare(ctx context.Context, env engine.Env, clients *engine.Clients, cfg c
 	if prefix == "/" {
 		prefix = ourPath // never list the whole account
 	}
-	listing, err := observe.List(ctx, clients.Readers(), observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath})
+	// The credentials' account is checked against account-id (and the
+	// boundary's) with the listing, before any write.
+	listing, err := observe.List(ctx, clients.Readers(), observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath, Account: true})
+	if err == nil {
+		cfg, err = cfg.WithAccount(listing.Account)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w (nothing was deleted)", err)
 	}
@@ -304,7 +309,10 @@ func (sw *Sweep) teardownDesired(p preview.Preview, d Decision, expired bool) pl
 		if expired {
 			reason = report.ReasonExpired
 		}
-		rp := report.Preview{ID: p.ID(), Number: p.Number, Gateway: c.Gateway}
+		rp := report.Preview{ID: p.ID(), Number: p.Number, Gateway: c.Gateway, RoleARN: d.ARN}
+		if rp.RoleARN == "" && d.Role != "" {
+			rp.RoleARN = d.Path + d.Role // what names the role when the listing gave no ARN
+		}
 		if c.TrustScope == policy.ScopeEnvironment {
 			rp.Environment = env
 		}

@@ -29,6 +29,7 @@ const (
 type Decision struct {
 	Role    string
 	Path    string
+	ARN     string
 	PR      int // 0 when the role has no readable PR tag
 	Verdict Verdict
 	Reason  string
@@ -43,7 +44,7 @@ type Decision struct {
 func Classify(roles []observe.ListedRole, repositoryID string, open map[int]bool, now time.Time) []Decision {
 	out := make([]Decision, 0, len(roles))
 	for _, r := range roles {
-		d := Decision{Role: r.Name, Path: r.Path}
+		d := Decision{Role: r.Name, Path: r.Path, ARN: r.ARN}
 		pr, err := strconv.Atoi(r.Tags[naming.TagPullRequest])
 		switch {
 		case r.Tags[naming.TagManagedBy] != naming.ManagedByValue:

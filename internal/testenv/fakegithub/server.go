@@ -21,7 +21,8 @@
 // without reaching the fake's state; a response of the fake's that GitHub
 // would not send fails the test too, as the fake is then wrong. Injected
 // faults are sent unchecked: GitHub's edge answers those, outside the
-// description. GraphQL (/graphql, /api/graphql) is not checked.
+// description. GraphQL queries (/graphql, /api/graphql) are checked
+// against GitHub's GraphQL schema (package graphql) instead.
 package fakegithub
 
 import (
