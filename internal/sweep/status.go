@@ -28,7 +28,12 @@ func Status(ctx context.Context, env engine.Env, clients *engine.Clients, cfg co
 	if prefix == "/" {
 		prefix = ourPath
 	}
-	listing, err := observe.List(ctx, clients.Readers(), observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath})
+	// The account is checked as a sweep checks it: a status of another
+	// account's roles would mislead.
+	listing, err := observe.List(ctx, clients.Readers(), observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath, Account: true})
+	if err == nil {
+		_, err = cfg.WithAccount(listing.Account)
+	}
 	if err != nil {
 		return report.Status{}, fmt.Errorf("status: %w", err)
 	}
