@@ -4,7 +4,7 @@
 # internal/hygiene/dockerfile_test.go.
 
 # Build stage: an exact Go release (the one this repository is tested with,
-# for go.mod's `go 1.26`) on Debian 12. No digest is written: none could be
+# for go.mod's `go 1.26.0`) on Debian 12. No digest is written: none could be
 # verified where this file was written, and an invented one breaks every
 # build; the release process may append the digest it pulled
 # (golang:1.26.8-bookworm@sha256:…).
