@@ -45,9 +45,9 @@ test_envoy_reviewer_may_not_post if {
 # The query is not part of the path roles match.
 test_envoy_query_is_stripped if {
 	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
-		with input as envoy("pr-42.preview.example.com", "POST", "/api?x=/../admin", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+		with input as envoy("pr-42.preview.example.com", "POST", "/api?x=/../admin", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
 	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
-		with input as envoy("pr-42.preview.example.com", "POST", "/apix?/api", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+		with input as envoy("pr-42.preview.example.com", "POST", "/apix?/api", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
 test_envoy_github_provider_teams if {
@@ -160,4 +160,31 @@ test_jwt_refused if {
 	preview_access.deny_reason == "data.preview_access_admin.jwt needs jwks, issuer and audience" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with data.preview_access_admin.jwt as object.remove(jwt_admin, ["audience"])
 		with input as jreq(token(claims("author", now_ns + 60000000000)), "GET", "/") with time.now_ns as now_ns
+}
+
+# Groups without a user name nobody.
+test_envoy_groups_alone_grant_nothing if {
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+}
+
+# Once the admin names the identity headers, a document names none, not
+# even the header the admin left out.
+test_envoy_admin_identity_replaces_the_documents if {
+	custom := json.patch(repositories, [{"op": "add", "path": "/1/previews/gh-1-pr-42/identity", "value": {"groupsHeader": "x-client-groups"}}])
+	not preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as {"userHeader": "x-forwarded-user"}
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-user": "someone", "x-client-groups": "octo-org/qa"}) with time.now_ns as now_ns
+}
+
+# A JWT or identity setting that is not an object fails closed.
+test_envoy_bad_admin_settings_fail_closed if {
+	every bad in ["enabled", [1], null, false] {
+		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with data.preview_access_admin.jwt as bad
+			with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with data.preview_access_admin.identity as bad
+			with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+	}
 }

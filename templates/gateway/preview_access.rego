@@ -314,8 +314,10 @@ caller_user := jwt_claim(jwt_config.userClaim) if {
 
 caller_user := header(identity.userHeader) if {
 	envoy
-	not jwt_config
+	not jwt_set
 }
+
+jwt_set if _ := data.preview_access_admin.jwt
 
 caller_teams := object.get(input, "teams", []) if not envoy
 
@@ -324,9 +326,11 @@ caller_teams := groups(jwt_claim(jwt_config.groupsClaim)) if {
 	jwt_config
 }
 
+# Groups name nobody on their own: without a user they grant nothing.
 caller_teams := groups(header(identity.groupsHeader)) if {
 	envoy
-	not jwt_config
+	not jwt_set
+	non_empty_string(caller_user)
 }
 
 default_identity := {"userHeader": "x-forwarded-user", "groupsHeader": "x-forwarded-groups"}
@@ -343,7 +347,12 @@ preview_identity := i if {
 
 # The admin's names win over a repository's: only the admin knows which
 # headers the proxy in front overwrites.
-identity := object.union(object.union(default_identity, preview_identity), admin_identity)
+# Once the admin names the headers, a repository's document names none.
+identity := object.union(default_identity, admin_identity) if admin_identity_set
+
+identity := object.union(default_identity, preview_identity) if not admin_identity_set
+
+admin_identity_set if _ := data.preview_access_admin.identity
 
 header(name) := v if {
 	v := object.get(object.get(request, "headers", {}), lower(name), "")
@@ -398,6 +407,17 @@ jwt_problems contains sprintf("the JWT in header %s does not verify against data
 	jwt_complete
 	jwt_token
 	not jwt_verified[0]
+}
+
+# Set but not an object: fail closed, never fall back to the headers.
+jwt_problems contains "data.preview_access_admin.jwt must be an object" if {
+	_ := data.preview_access_admin.jwt
+	not jwt_config
+}
+
+jwt_problems contains "data.preview_access_admin.identity must be an object" if {
+	_ := data.preview_access_admin.identity
+	not is_object(data.preview_access_admin.identity)
 }
 
 jwt_problems contains "data.preview_access_admin.jwt needs jwks, issuer and audience" if {
