@@ -85,9 +85,9 @@ func (o op) fail(err error) error {
 	var abuse *github.AbuseRateLimitError
 	switch {
 	case errors.As(err, &rl):
-		return fmt.Errorf("cannot %s: %w%s", o.action, ErrRateLimited, resetIn(rl.Response, rl.Rate.Reset.Time))
+		return fmt.Errorf("cannot %s: %w%s", o.action, ErrRateLimited, ghretry.ResetIn(rl.Response, rl.Rate.Reset.Time))
 	case errors.As(err, &abuse):
-		return fmt.Errorf("cannot %s: %w (secondary rate limit)%s", o.action, ErrRateLimited, resetIn(abuse.Response, time.Time{}))
+		return fmt.Errorf("cannot %s: %w (secondary rate limit)%s", o.action, ErrRateLimited, ghretry.ResetIn(abuse.Response, time.Time{}))
 	}
 	var er *github.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil {
@@ -95,7 +95,7 @@ func (o op) fail(err error) error {
 	}
 	switch er.Response.StatusCode {
 	case http.StatusTooManyRequests:
-		return fmt.Errorf("cannot %s: %w%s", o.action, ErrRateLimited, resetIn(er.Response, time.Time{}))
+		return fmt.Errorf("cannot %s: %w%s", o.action, ErrRateLimited, ghretry.ResetIn(er.Response, time.Time{}))
 	case http.StatusUnauthorized:
 		return fmt.Errorf("cannot %s: %w", o.action, ErrUnauthorized)
 	case http.StatusNotFound:
@@ -135,22 +135,6 @@ func describe(er *github.ErrorResponse) string {
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// resetIn says when a rate limit ends, from Retry-After or
-// x-ratelimit-reset (or reset, when the caller knows it): "; it resets at
-// 10:42:00 UTC, in 3m0s: re-run after that".
-func resetIn(resp *http.Response, reset time.Time) string {
-	now := time.Now()
-	if resp != nil {
-		if wait, ok := ghretry.Wait(resp, now); ok {
-			reset = now.Add(wait)
-		}
-	}
-	if reset.IsZero() {
-		return ": re-run in a few minutes"
-	}
-	return fmt.Sprintf(": it resets at %s, in %s; re-run after that", reset.UTC().Format("15:04:05 MST"), max(reset.Sub(now), 0).Round(time.Second))
 }
 
 // isStatus reports whether err is a GitHub error response with that status.

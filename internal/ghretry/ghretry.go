@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -213,4 +214,20 @@ func lastResponse(resp *http.Response, err error, _ int) (*http.Response, error)
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+// ResetIn says when a rate limit ends, from Retry-After or
+// x-ratelimit-reset (or reset, when the caller knows it): "; it resets at
+// 10:42:00 UTC, in 3m0s: re-run after that".
+func ResetIn(resp *http.Response, reset time.Time) string {
+	now := time.Now()
+	if resp != nil {
+		if wait, ok := Wait(resp, now); ok {
+			reset = now.Add(wait)
+		}
+	}
+	if reset.IsZero() {
+		return ": re-run in a few minutes"
+	}
+	return fmt.Sprintf(": it resets at %s, in %s; re-run after that", reset.UTC().Format("15:04:05 MST"), max(reset.Sub(now), 0).Round(time.Second))
 }
