@@ -67,13 +67,16 @@ func (r *gatedRetryer) GetAttemptToken(ctx context.Context) (func(error) error, 
 	if !IsWrite(awsmiddleware.GetOperationName(ctx)) {
 		return token()
 	}
-	if err := r.gate.pace.wait(ctx); err != nil {
-		return nil, err
-	}
 	select {
 	case r.gate.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	// Paced inside the gate: only the writes holding a slot wait for the
+	// pacer, so its reservations are as few as the slots.
+	if err := r.gate.pace.wait(ctx); err != nil {
+		<-r.gate.sem
+		return nil, err
 	}
 	release, err := token()
 	if err != nil {
