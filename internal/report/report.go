@@ -20,9 +20,9 @@ import (
 // Access is one subject's roles on the preview, e.g. "user:octocat" → admin,
 // and why it holds them (author, requested reviewer, an access file grant).
 type Access struct {
-	Subject string
-	Roles   []string
-	Why     []string
+	Subject string   `json:"subject"`
+	Roles   []string `json:"roles"`
+	Why     []string `json:"why,omitempty"`
 }
 
 // RoleRule is what one gateway role allows.

@@ -29,27 +29,11 @@ type StatusPreview struct {
 	HeadSHA     string    `json:"headSha,omitempty"`
 	// Gateway is the document's state: "present", "absent", "unreadable"
 	// or "none" (no gateway configured).
-	Gateway string         `json:"gateway"`
-	Access  []StatusAccess `json:"access"`
+	Gateway string   `json:"gateway"`
+	Access  []Access `json:"access"`
 	// NextSweep is why the next sweep removes the preview ("" when it
 	// keeps it): its PR is closed, or it expired.
 	NextSweep string `json:"nextSweep,omitempty"`
-}
-
-// StatusAccess is one subject's gateway roles and why it holds them.
-type StatusAccess struct {
-	Subject string   `json:"subject"`
-	Roles   []string `json:"roles"`
-	Why     []string `json:"why,omitempty"`
-}
-
-// StatusAccessOf converts a document's access for the status.
-func StatusAccessOf(a []Access) []StatusAccess {
-	out := make([]StatusAccess, 0, len(a))
-	for _, x := range a {
-		out = append(out, StatusAccess(x))
-	}
-	return out
 }
 
 // StatusSummary is the status as the job summary shows it: one row per

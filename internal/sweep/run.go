@@ -15,7 +15,6 @@ import (
 	"github.com/preview-access/preview-access/internal/desired"
 	"github.com/preview-access/preview-access/internal/engine"
 	"github.com/preview-access/preview-access/internal/group"
-	"github.com/preview-access/preview-access/internal/naming"
 	"github.com/preview-access/preview-access/internal/observe"
 	"github.com/preview-access/preview-access/internal/plan"
 	"github.com/preview-access/preview-access/internal/planner"
@@ -85,14 +84,10 @@ type Sweep struct {
 // tags; the open pull requests; the gateway's documents) and decides which
 // to remove. Nothing is written.
 func Prepare(ctx context.Context, env engine.Env, clients *engine.Clients, cfg config.Config, target preview.Preview) (*Sweep, error) {
-	ourPath := naming.Path(cfg.RolePathTemplate, naming.NameVars(target))
-	prefix := CommonPrefix(cfg.RolePathTemplate)
-	if prefix == "/" {
-		prefix = ourPath // never list the whole account
-	}
 	// The credentials' account is checked against account-id (and the
 	// boundary's) with the listing, before any write.
-	listing, err := observe.List(ctx, clients.Readers(), observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath, Account: true})
+	req := listRequest(cfg, target)
+	listing, err := observe.List(ctx, clients.Readers(), req)
 	if err == nil {
 		cfg, err = cfg.WithAccount(listing.Account)
 	}
@@ -106,7 +101,7 @@ func Prepare(ctx context.Context, env engine.Env, clients *engine.Clients, cfg c
 		env.Log.Warning("sweep cannot list the gateway's policies, so it removes none of them this time: %v", listing.GatewayErr)
 		sw.Result.add(&sw.Result.Failed, "gateway policies (not listed)", listing.GatewayErr)
 	}
-	sw.jobs = sw.decide(listing, ourPath)
+	sw.jobs = sw.decide(listing, req.OurPath)
 	sw.Plan = sw.planOf(sw.jobs)
 	return sw, nil
 }

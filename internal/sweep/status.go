@@ -23,14 +23,9 @@ import (
 // gateway document. Every preview the next sweep would remove says why.
 // It writes nothing.
 func Status(ctx context.Context, env engine.Env, clients *engine.Clients, cfg config.Config, target preview.Preview) (report.Status, error) {
-	ourPath := naming.Path(cfg.RolePathTemplate, naming.NameVars(target))
-	prefix := CommonPrefix(cfg.RolePathTemplate)
-	if prefix == "/" {
-		prefix = ourPath
-	}
 	// The account is checked as a sweep checks it: a status of another
 	// account's roles would mislead.
-	listing, err := observe.List(ctx, clients.Readers(), observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath, Account: true})
+	listing, err := observe.List(ctx, clients.Readers(), listRequest(cfg, target))
 	if err == nil {
 		_, err = cfg.WithAccount(listing.Account)
 	}
@@ -51,7 +46,7 @@ func Status(ctx context.Context, env engine.Env, clients *engine.Clients, cfg co
 		if e, ok := byPR[pr]; ok {
 			return e
 		}
-		e := &report.StatusPreview{PullRequest: pr, State: prState(listing.Open, pr), Gateway: "none", Access: []report.StatusAccess{}}
+		e := &report.StatusPreview{PullRequest: pr, State: prState(listing.Open, pr), Gateway: "none", Access: []report.Access{}}
 		byPR[pr] = e
 		return e
 	}
@@ -64,7 +59,7 @@ func Status(ctx context.Context, env engine.Env, clients *engine.Clients, cfg co
 			continue
 		}
 		e := entry(d.PR)
-		e.RoleName, e.RoleARN = d.Role, arnOf(listing.Roles, d.Role, d.Path)
+		e.RoleName, e.RoleARN = d.Role, d.ARN
 		e.HeadSHA = tags[d.Role][naming.TagHeadSHA]
 		if exp, ok := naming.Expiry(tags[d.Role]); ok {
 			e.ExpiresAt = exp.UTC()
@@ -123,7 +118,7 @@ func readAccess(ctx context.Context, gw gateway.Driver, target preview.Preview, 
 		case !found:
 			e.Gateway = "absent"
 		default:
-			e.Gateway, e.Access = "present", report.StatusAccessOf(d.Access())
+			e.Gateway, e.Access = "present", d.Access()
 			if e.ExpiresAt.IsZero() {
 				e.ExpiresAt = d.ExpiresAt.UTC()
 			}
@@ -144,11 +139,14 @@ func prState(open map[int]bool, pr int) string {
 	return "closed"
 }
 
-func arnOf(roles []observe.ListedRole, name, path string) string {
-	for _, r := range roles {
-		if r.Name == name && r.Path == path {
-			return r.ARN
-		}
+// listRequest is what sweep and status list: the roles under the path
+// where every repository's previews live (never the whole account), this
+// repository's own path, and the credentials' account.
+func listRequest(cfg config.Config, target preview.Preview) observe.ListRequest {
+	ourPath := naming.Path(cfg.RolePathTemplate, naming.NameVars(target))
+	prefix := CommonPrefix(cfg.RolePathTemplate)
+	if prefix == "/" {
+		prefix = ourPath
 	}
-	return ""
+	return observe.ListRequest{Owner: target.Owner, Repo: target.Repo, Prefix: prefix, OurPath: ourPath, Account: true}
 }
