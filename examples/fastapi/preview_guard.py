@@ -15,6 +15,15 @@ denial is 403 with OPA's reason; anything else (OPA unreachable, an answer
 that is not 200, a body without a decision) is 503: the guard fails closed.
 Each refused request is logged as one JSON line.
 
+The guard is plain ASGI middleware wrapped around the whole app, so nothing
+runs before it: it decides HTTP requests and WebSocket handshakes (as the
+GET they are), and refuses any other kind of connection.
+
+One server serves one preview, named by GUARD_HOST. A request for any other
+Host is refused (421) before OPA is asked: the Host header is the caller's
+to choose, and a caller holding a role on preview B must not reach preview A
+by sending B's name to A's server.
+
 Who the caller is comes from the identity-aware proxy in front (oauth2-proxy:
 X-Forwarded-User, X-Forwarded-Groups), which overwrites those headers on every
 request. Nothing but that proxy may reach this server: whoever can set the
@@ -26,16 +35,26 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 log = logging.getLogger("preview_guard")
+
+# A DNS name or IPv4 address, and an optional port: what a Host header holds.
+HOST = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?")
+
+# Close code 1008, policy violation: a refused WebSocket handshake, which the
+# server answers with 403. A close frame's reason holds at most 123 bytes.
+POLICY_VIOLATION = 1008
 
 # Credentials the proxy passes on with the request. OPA decides on who the
 # proxy says the caller is, so it never needs them, and a decision log must
@@ -49,6 +68,7 @@ class Settings:
     """What the guard needs, read from GUARD_* environment variables."""
 
     opa_url: str
+    host: str
     opa_token: str = ""
     decision: str = "preview_access/decision"
     forward_headers: frozenset[str] = frozenset()
@@ -60,6 +80,12 @@ class Settings:
         if not url.startswith(("http://", "https://")):
             raise ValueError(
                 f"GUARD_OPA_URL is {url!r}: set it to the OPA server's base URL, e.g. http://127.0.0.1:8181"
+            )
+        host = env.get("GUARD_HOST", "").strip().lower()
+        if not HOST.fullmatch(host):
+            raise ValueError(
+                f"GUARD_HOST is {host!r}: set it to the one host this server serves, as people call it "
+                "(the preview-url preview-access published, without scheme or path), e.g. pr-42.preview.example.com"
             )
         forward = frozenset(h.strip().lower() for h in env.get("GUARD_FORWARD_HEADERS", "").split(",") if h.strip())
         if unknown := forward - SECRET_HEADERS:
@@ -75,6 +101,7 @@ class Settings:
             raise ValueError("GUARD_OPA_TIMEOUT must be a number of seconds, more than 0 and at most 30")
         return cls(
             opa_url=url,
+            host=normal_host(host),
             opa_token=env.get("GUARD_OPA_TOKEN", "").strip(),
             decision=env.get("GUARD_OPA_DECISION", cls.decision).strip("/ "),
             forward_headers=forward,
@@ -92,10 +119,13 @@ class Decision:
     user: str = ""
 
 
-def envoy_input(request: Request, forward: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The request as opa-envoy-plugin passes Envoy's CheckRequest to OPA."""
+def envoy_input(conn: HTTPConnection, host: str, forward: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The request as opa-envoy-plugin passes Envoy's CheckRequest to OPA.
+
+    host is the guard's own (GUARD_HOST), which the request's Host matched.
+    """
     headers: dict[str, str] = {}
-    for raw_name, raw_value in request.scope["headers"]:
+    for raw_name, raw_value in conn.scope["headers"]:
         name = raw_name.decode("latin-1").lower()
         if name in SECRET_HEADERS and name not in forward:
             continue
@@ -104,18 +134,22 @@ def envoy_input(request: Request, forward: frozenset[str] = frozenset()) -> dict
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     # The path as it arrived, not as decoded for routing: the policy refuses
     # encoded dots and slashes, which it could not see once decoded.
-    # (Some ASGI test clients leave the query in raw_path; it is added below.)
-    path = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or quote(request.url.path)
-    if query := request.scope.get("query_string", b"").decode("latin-1"):
+    # (Some ASGI test clients leave the query in raw_path; it is added below.
+    # Some servers' WebSocket scopes carry raw_path as str, not bytes.)
+    raw = conn.scope.get("raw_path") or b""
+    raw = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    path = raw.partition("?")[0] or quote(conn.url.path)
+    if query := conn.scope.get("query_string", b"").decode("latin-1"):
         path = f"{path}?{query}"
     return {
         "attributes": {
             "request": {
                 "http": {
-                    "host": request.headers.get("host", ""),
-                    "method": request.method,
+                    "host": host,
+                    "method": method_of(conn.scope),
                     "path": path,
-                    "scheme": request.url.scheme,
+                    # Envoy sees a WebSocket handshake as the HTTP request it is.
+                    "scheme": {"ws": "http", "wss": "https"}.get(conn.url.scheme, conn.url.scheme),
                     "headers": headers,
                 }
             }
@@ -123,13 +157,32 @@ def envoy_input(request: Request, forward: frozenset[str] = frozenset()) -> dict
     }
 
 
-class OPAGuard:
-    """HTTP middleware: asks OPA about every request before any route runs.
+def method_of(scope: Scope) -> str:
+    # A WebSocket handshake is a GET with Upgrade: websocket.
+    return scope.get("method", "GET") if scope["type"] == "http" else "GET"
 
-    Use it as app.middleware("http")(guard), and close it on shutdown.
+
+def normal_host(host: str) -> str:
+    """host in lower case without a default port, as the policy compares it."""
+    host = host.strip().lower()
+    for port in (":80", ":443"):
+        host = host.removesuffix(port)
+    return host
+
+
+class OPAGuard:
+    """ASGI middleware: asks OPA about every request before the app sees it.
+
+    Wrap the whole app, so that nothing runs before the guard, and close the
+    guard on shutdown:
+
+        api = FastAPI()
+        app = OPAGuard(api, Settings.from_env())
+        api.router.on_shutdown.append(app.aclose)
     """
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self.app = app
         self.settings = settings
         self.url = f"{settings.opa_url}/v1/data/{settings.decision}"
         self.client = client or httpx.AsyncClient(timeout=settings.timeout)
@@ -137,32 +190,49 @@ class OPAGuard:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def __call__(self, request: Request, call_next) -> Response:
-        decision = await self.decide(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            # Start-up and shutdown: no caller, nothing to decide.
+            return await self.app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket"):
+            # A kind of connection this guard cannot decide is not let in.
+            raise RuntimeError(f"preview_guard refuses ASGI {scope['type']!r} connections: it decides http and websocket")
+        conn = HTTPConnection(scope)
+        decision = await self.decide(conn)
         if decision.allow:
-            return await call_next(request)
+            return await self.app(scope, receive, send)
         log.warning(
             json.dumps(
                 {
                     "event": "denied",
                     "status": decision.status,
-                    "who": decision.user or request.headers.get("x-forwarded-user", ""),
+                    "who": decision.user or conn.headers.get("x-forwarded-user", ""),
                     "preview": decision.preview,
-                    "host": request.headers.get("host", ""),
-                    "method": request.method,
+                    "host": conn.headers.get("host", ""),
+                    "method": method_of(scope),
                     # Without the query, which can carry secrets.
-                    "path": request.url.path,
+                    "path": conn.url.path,
                     "role": decision.role,
                     "reason": decision.reason,
                 },
                 sort_keys=True,
             )
         )
-        return JSONResponse({"detail": decision.reason}, status_code=decision.status)
+        if scope["type"] == "websocket":
+            reason = decision.reason.encode()[:123].decode(errors="ignore")
+            return await WebSocketClose(POLICY_VIOLATION, reason)(scope, receive, send)
+        await JSONResponse({"detail": decision.reason}, status_code=decision.status)(scope, receive, send)
 
-    async def decide(self, request: Request) -> Decision:
+    async def decide(self, conn: HTTPConnection) -> Decision:
+        host = normal_host(conn.headers.get("host", ""))
+        if host != self.settings.host:
+            return Decision(
+                allow=False,
+                status=421,
+                reason=f"this server serves {self.settings.host} only, not {host or 'a request without a Host'}",
+            )
         headers = {"Authorization": f"Bearer {self.settings.opa_token}"} if self.settings.opa_token else {}
-        body = {"input": envoy_input(request, self.settings.forward_headers)}
+        body = {"input": envoy_input(conn, host, self.settings.forward_headers)}
         try:
             resp = await self.client.post(self.url, json=body, headers=headers)
         except httpx.HTTPError as e:

@@ -5,29 +5,41 @@ behind a real oauth2-proxy and a real OPA; these cover what it cannot cause
 on demand: an OPA that is down, failing or answering nonsense.
 """
 
+import asyncio
 import json
 import unittest
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from preview_guard import OPAGuard, Settings
 
-SETTINGS = Settings(opa_url="http://opa.test", opa_token="gateway-token")
+HOST = "pr-42.preview.test"
+SETTINGS = Settings(opa_url="http://opa.test", host=HOST, opa_token="gateway-token")
 
 
-def client_for(opa, settings=SETTINGS):
-    """A test client of an app whose guard asks opa(request) -> httpx.Response."""
-    guard = OPAGuard(settings, httpx.AsyncClient(transport=httpx.MockTransport(opa)))
-    app = FastAPI()
-    app.middleware("http")(guard)
+def guarded(opa, settings=SETTINGS):
+    """An app behind a guard that asks opa(request) -> httpx.Response."""
+    api = FastAPI()
 
-    @app.api_route("/api/orders", methods=["GET", "POST"])
+    @api.api_route("/api/orders", methods=["GET", "POST"])
     async def orders():
         return {"ok": True}
 
-    return TestClient(app)
+    @api.websocket("/api/orders/feed")
+    async def feed(ws: WebSocket):
+        await ws.accept()
+        await ws.send_json({"orders": []})
+        await ws.close()
+
+    return OPAGuard(api, settings, httpx.AsyncClient(transport=httpx.MockTransport(opa)))
+
+
+def client_for(opa, settings=SETTINGS):
+    """A test client, calling HOST, of an app guarded by opa."""
+    return TestClient(guarded(opa, settings), base_url=f"http://{HOST}")
 
 
 def decision(**result):
@@ -45,7 +57,6 @@ class GuardTest(unittest.TestCase):
         resp = client_for(opa).get(
             "/api/orders?page=2",
             headers={
-                "Host": "pr-42.preview.test",
                 "X-Forwarded-User": "octocat",
                 "X-Forwarded-Groups": "octo-org/qa,octo-org/dev",
                 "Cookie": "_oauth2_proxy=secret",
@@ -73,7 +84,9 @@ class GuardTest(unittest.TestCase):
             seen.append(json.loads(request.content))
             return httpx.Response(200, json={"result": {"allow": True}})
 
-        settings = Settings.from_env({"GUARD_OPA_URL": "http://opa.test", "GUARD_FORWARD_HEADERS": "Authorization"})
+        settings = Settings.from_env(
+            {"GUARD_OPA_URL": "http://opa.test", "GUARD_HOST": HOST, "GUARD_FORWARD_HEADERS": "Authorization"}
+        )
         client_for(opa, settings).get("/api/orders", headers={"Authorization": "Bearer jwt", "Cookie": "c=1"})
         headers = seen[0]["input"]["attributes"]["request"]["http"]["headers"]
         self.assertEqual(headers.get("authorization"), "Bearer jwt")
@@ -93,7 +106,7 @@ class GuardTest(unittest.TestCase):
                 "status": 403,
                 "who": "alice",
                 "preview": "gh-1-pr-42",
-                "host": "testserver",
+                "host": HOST,
                 "method": "POST",
                 "path": "/api/orders",
                 "role": "reader",
@@ -122,15 +135,102 @@ class GuardTest(unittest.TestCase):
                 self.assertEqual(resp.status_code, status, resp.text)
                 self.assertIn(reason, resp.json()["detail"])
 
+    def test_serves_its_own_host_only(self):
+        # A caller with a role on preview B sends B's name to A's server:
+        # refused before OPA is asked, whatever OPA would say.
+        seen = []
+
+        def opa(request):
+            seen.append(json.loads(request.content))
+            return httpx.Response(200, json={"result": {"allow": True}})
+
+        client = client_for(opa)
+        with self.assertLogs("preview_guard") as logs:
+            for host in ("pr-7.preview.test", "pr-42.preview.test.evil.example", "", "PR-42.preview.test:8080"):
+                with self.subTest(host):
+                    resp = client.get("/api/orders", headers={"Host": host})
+                    self.assertEqual(resp.status_code, 421, resp.text)
+                    self.assertIn(f"this server serves {HOST} only", resp.json()["detail"])
+        self.assertEqual(seen, [])
+        self.assertEqual(json.loads(logs.records[0].getMessage())["status"], 421)
+        # The same host in another case, or with its scheme's default port,
+        # is the same host; OPA is told the guard's own name.
+        for host in ("PR-42.Preview.Test", "pr-42.preview.test:80"):
+            with self.subTest(host):
+                self.assertEqual(client.get("/api/orders", headers={"Host": host}).status_code, 200)
+        self.assertEqual([s["input"]["attributes"]["request"]["http"]["host"] for s in seen], [HOST, HOST])
+
+    def test_websocket_handshakes_are_decided(self):
+        seen = []
+
+        def opa(request):
+            http = json.loads(request.content)["input"]["attributes"]["request"]["http"]
+            seen.append((http["method"], http["path"], http["scheme"]))
+            allow = http["headers"].get("x-forwarded-user") == "alice"
+            return httpx.Response(200, json={"result": {"allow": allow, "reason": "bob has no role on PR 42"}})
+
+        client = client_for(opa)
+        # Starlette's test client sends its own Host on a handshake, whatever the base URL.
+        with client.websocket_connect("/api/orders/feed", headers={"Host": HOST, "X-Forwarded-User": "alice"}) as ws:
+            self.assertEqual(ws.receive_json(), {"orders": []})
+        with self.assertLogs("preview_guard") as logs, self.assertRaises(WebSocketDisconnect) as refused:
+            with client.websocket_connect("/api/orders/feed", headers={"Host": HOST, "X-Forwarded-User": "bob"}):
+                self.fail("bob's handshake was accepted")
+        self.assertEqual((refused.exception.code, refused.exception.reason), (1008, "bob has no role on PR 42"))
+        self.assertEqual(seen, [("GET", "/api/orders/feed", "http")] * 2)
+        line = json.loads(logs.records[0].getMessage())
+        self.assertEqual((line["method"], line["path"], line["who"]), ("GET", "/api/orders/feed", "bob"))
+
+    def test_raw_path_as_str(self):
+        # uvicorn's WebSocket scopes carry raw_path as str (ASGI says bytes).
+        seen = []
+
+        def opa(request):
+            seen.append(json.loads(request.content)["input"]["attributes"]["request"]["http"]["path"])
+            return httpx.Response(200, json={"result": {"allow": False, "reason": "no"}})
+
+        async def receive():
+            return {"type": "websocket.connect"}
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "websocket", "scheme": "ws", "path": "/api/orders/feed", "raw_path": "/api/%2e%2e/feed",
+            "query_string": b"x=1", "headers": [(b"host", HOST.encode())], "server": (HOST, 80),
+        }
+        with self.assertLogs("preview_guard"):
+            asyncio.run(guarded(opa)(scope, receive, send))
+        self.assertEqual(seen, ["/api/%2e%2e/feed?x=1"])
+        self.assertEqual(sent[0]["type"], "websocket.close")
+
+    def test_refuses_connections_it_cannot_decide(self):
+        app = guarded(decision(allow=True))
+
+        async def nothing():
+            return {}
+
+        async def ignore(message):
+            pass
+
+        with self.assertRaisesRegex(RuntimeError, "refuses ASGI 'webtransport' connections"):
+            asyncio.run(app({"type": "webtransport", "headers": []}, nothing, ignore))
+
     def test_settings_name_what_is_wrong(self):
+        ok = {"GUARD_OPA_URL": "http://o", "GUARD_HOST": HOST}
         cases = {
-            "GUARD_OPA_URL": {},
-            "GUARD_FORWARD_HEADERS": {"GUARD_OPA_URL": "http://o", "GUARD_FORWARD_HEADERS": "x-forwarded-user"},
-            "GUARD_OPA_TIMEOUT": {"GUARD_OPA_URL": "http://o", "GUARD_OPA_TIMEOUT": "soon"},
+            "GUARD_OPA_URL": {"GUARD_HOST": HOST},
+            "GUARD_HOST": {"GUARD_OPA_URL": "http://o"},
+            "GUARD_HOST ": {"GUARD_OPA_URL": "http://o", "GUARD_HOST": "https://pr-42.preview.test/"},
+            "GUARD_FORWARD_HEADERS": {**ok, "GUARD_FORWARD_HEADERS": "x-forwarded-user"},
+            "GUARD_OPA_TIMEOUT": {**ok, "GUARD_OPA_TIMEOUT": "soon"},
         }
         for name, env in cases.items():
-            with self.subTest(name), self.assertRaisesRegex(ValueError, name):
+            with self.subTest(name), self.assertRaisesRegex(ValueError, name.strip()):
                 Settings.from_env(env)
+        self.assertEqual(Settings.from_env({**ok, "GUARD_HOST": "PR-42.preview.test:443"}).host, HOST)
 
 
 if __name__ == "__main__":

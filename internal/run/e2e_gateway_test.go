@@ -1,6 +1,10 @@
 package run
 
 import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -95,6 +99,30 @@ func testE2ELifecycle(t *testing.T) {
 	status, body = g.call(stranger, http.MethodPost, "/api/orders")
 	g.wantDenied("stranger POST", status, body, guardLine{Who: "mallory", Method: http.MethodPost, Preview: id}, "mallory has no role on PR 42")
 
+	// A WebSocket handshake is decided as the GET it is: the reviewer may
+	// open the feed (and gets the orders the author left), the stranger
+	// may not, and the refusal is logged like any other.
+	if status, msg := g.handshake(reviewer, "/api/orders/feed"); status != http.StatusSwitchingProtocols || !strings.Contains(msg, `"tea"`) {
+		t.Errorf("reviewer opening /api/orders/feed: %d, first message %q; want 101 and the orders", status, msg)
+	}
+	if status, _ := g.handshake(stranger, "/api/orders/feed"); status != http.StatusForbidden {
+		t.Errorf("stranger opening /api/orders/feed: %d; want 403", status)
+	}
+	g.wantLogged(guardLine{Event: "denied", Status: http.StatusForbidden, Who: "mallory", Preview: id, Method: http.MethodGet, Path: "/api/orders/feed", Reason: "mallory has no role on PR 42"})
+
+	// The preview's server serves the proxy's host alone: called at its
+	// own address, even with the author's headers, it asks OPA nothing.
+	req, err := http.NewRequest(http.MethodGet, g.app.URL()+"/api/orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-User", "octocat")
+	if resp, err := anon.Do(req); err != nil {
+		t.Errorf("GET the preview's server directly: %v", err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("GET the preview's server directly: %s; want 421", resp.Status)
+	}
+
 	h.event("pull_request_target", "pull_request_target.closed.merged.json")
 	if code := h.run(); code != 0 {
 		t.Fatalf("closed: exit %d", code)
@@ -188,7 +216,10 @@ func startE2EGateway(t *testing.T, idpTTL time.Duration, proxyFlags ...string) *
 		t.Fatalf("mockoidc: %v", err)
 	}
 	t.Cleanup(func() { idp.Shutdown() })
-	app := testenv.StartFastAPIExample(t, testenv.FastAPIOptions{OPAURL: testenv.OPAURL(t), OPAToken: testenv.OPAGatewayToken(t)})
+	// People call the preview at the proxy's address, the one host its
+	// guard serves.
+	proxyAddr := testenv.FreeAddr(t)
+	app := testenv.StartFastAPIExample(t, testenv.FastAPIOptions{OPAURL: testenv.OPAURL(t), OPAToken: testenv.OPAGatewayToken(t), Host: proxyAddr})
 	c := idp.Config()
 	proxy := testenv.StartOAuth2Proxy(t, testenv.OAuth2ProxyOptions{
 		IssuerURL:    c.Issuer,
@@ -196,6 +227,7 @@ func startE2EGateway(t *testing.T, idpTTL time.Duration, proxyFlags ...string) *
 		ClientSecret: c.ClientSecret,
 		Upstream:     app.URL() + "/",
 		Flags:        proxyFlags,
+		Addr:         proxyAddr,
 	})
 	return &e2eGateway{t: t, idp: idp, proxy: proxy, app: app, denials: map[guardLine]int{}}
 }
@@ -328,7 +360,7 @@ func (g *e2eGateway) wantDenied(what string, status int, body string, want guard
 	g.denials[want]++
 	match := func(l string) bool {
 		var got guardLine
-		return json.Unmarshal([]byte(l), &got) == nil && got.Who == want.Who && got.Method == want.Method && got.Reason == want.Reason
+		return json.Unmarshal([]byte(l), &got) == nil && got.Who == want.Who && got.Method == want.Method && got.Path == want.Path && got.Reason == want.Reason
 	}
 	count := func() (lines []string) {
 		for _, l := range strings.Split(g.app.Output(), "\n") {
@@ -352,4 +384,68 @@ func (g *e2eGateway) wantDenied(what string, status int, body string, want guard
 	if last := lines[len(lines)-1]; json.Unmarshal([]byte(last), &got) != nil || got != want {
 		g.t.Errorf("%s: guard log line %s; want %+v", what, last, want)
 	}
+}
+
+// handshake opens a WebSocket to path through the proxy and returns the
+// answer's status and, once the socket is open, its first text message.
+func (g *e2eGateway) handshake(c *http.Client, path string) (int, string) {
+	g.t.Helper()
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		g.t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, g.proxy.URL()+path, nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for name, value := range map[string]string{
+		"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+		"Sec-WebSocket-Key": base64.StdEncoding.EncodeToString(key),
+	} {
+		req.Header.Set(name, value)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		g.t.Fatalf("WebSocket handshake for %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return resp.StatusCode, ""
+	}
+	// One unmasked text frame from the server (RFC 6455 section 5.2).
+	conn := bufio.NewReader(resp.Body)
+	var head [2]byte
+	if _, err := io.ReadFull(conn, head[:]); err != nil {
+		g.t.Fatalf("WebSocket %s: reading a frame: %v", path, err)
+	}
+	n := int(head[1] & 0x7f)
+	if n == 126 {
+		var ext [2]byte
+		if _, err := io.ReadFull(conn, ext[:]); err != nil {
+			g.t.Fatalf("WebSocket %s: reading a frame: %v", path, err)
+		}
+		n = int(binary.BigEndian.Uint16(ext[:]))
+	}
+	if head[0] != 0x81 || n == 127 {
+		g.t.Fatalf("WebSocket %s: first frame starts %x; want a short final text frame", path, head)
+	}
+	msg := make([]byte, n)
+	if _, err := io.ReadFull(conn, msg); err != nil {
+		g.t.Fatalf("WebSocket %s: reading a frame: %v", path, err)
+	}
+	return resp.StatusCode, string(msg)
+}
+
+// wantLogged waits a moment for the guard to log want.
+func (g *e2eGateway) wantLogged(want guardLine) {
+	g.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(g.app.Output(), "\n") {
+			var got guardLine
+			if json.Unmarshal([]byte(l), &got) == nil && got == want {
+				return
+			}
+		}
+	}
+	g.t.Errorf("the guard logged no line %+v:\n%s", want, g.app.Output())
 }

@@ -52,6 +52,10 @@ type OAuth2ProxyOptions struct {
 	Upstream string
 	// Flags are added to StartOAuth2Proxy's own, e.g. --cookie-refresh=1s.
 	Flags []string
+	// Addr, when set, is where the proxy listens (127.0.0.1:PORT, e.g.
+	// FreeAddr's): the preview's guard must know its host before the
+	// proxy starts.
+	Addr string
 }
 
 // StartOAuth2Proxy starts an oauth2-proxy in front of o.Upstream, until the
@@ -101,14 +105,18 @@ func StartOAuth2Proxy(t testing.TB, o OAuth2ProxyOptions) *Server {
 			return cmd
 		},
 		Ready: func(addr string) error { return httpOK("http://" + addr + "/ping") },
+		Addr:  o.Addr,
 	})
 }
 
 // FastAPIOptions are what the FastAPI example needs from a test.
 type FastAPIOptions struct {
 	OPAURL   string
-	OPAToken string   // a gateway's token (OPAGatewayToken)
-	Env      []string // more GUARD_* settings, NAME=value
+	OPAToken string // a gateway's token (OPAGatewayToken)
+	// Host is the one host the preview serves (GUARD_HOST): the Host its
+	// callers send through the proxy, which is the proxy's own address.
+	Host string
+	Env  []string // more GUARD_* settings, NAME=value
 }
 
 // StartFastAPIExample serves examples/fastapi with uvicorn until the test
@@ -123,6 +131,7 @@ func StartFastAPIExample(t testing.TB, o FastAPIOptions) *Server {
 			cmd := exec.Command(python, "-m", "uvicorn", "app:app", "--app-dir", FastAPIExampleDir(), "--host", host, "--port", port)
 			cmd.Env = childEnv(append([]string{
 				"GUARD_OPA_URL=" + o.OPAURL,
+				"GUARD_HOST=" + o.Host,
 				"GUARD_OPA_TOKEN=" + o.OPAToken,
 				"PYTHONDONTWRITEBYTECODE=1", // no __pycache__ in the source tree
 				"PYTHONUNBUFFERED=1",

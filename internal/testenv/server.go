@@ -37,6 +37,10 @@ type ServerSpec struct {
 	// Ready reports whether the server at addr answers; nil means it
 	// accepts TCP connections.
 	Ready func(addr string) error
+	// Addr, when set, is where the server must listen (127.0.0.1:PORT),
+	// e.g. an address another server was told of before this one started;
+	// it is not moved to another port.
+	Addr string
 }
 
 const (
@@ -59,8 +63,8 @@ func StartServer(t testing.TB, spec ServerSpec) *Server {
 			return s
 		}
 		outputs = append(outputs, fmt.Sprintf("attempt %d: %v\n%s", attempt, err, s.Output()))
-		if !s.exited() {
-			break // alive but not answering: another port would not help
+		if !s.exited() || spec.Addr != "" {
+			break // alive but not answering, or its port is fixed: another port would not help
 		}
 	}
 	t.Fatalf("could not start %s:\n%s", spec.Name, strings.Join(outputs, "\n"))
@@ -69,7 +73,10 @@ func StartServer(t testing.TB, spec ServerSpec) *Server {
 
 func startOnce(t testing.TB, spec ServerSpec) (*Server, error) {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+	addr := spec.Addr
+	if addr == "" {
+		addr = FreeAddr(t)
+	}
 	s := &Server{Name: spec.Name, Addr: addr, cmd: spec.Command(addr), out: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -117,6 +124,13 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is 127.0.0.1:PORT with a port that was free a moment ago, for a
+// server whose address must be known before it starts (ServerSpec.Addr).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
 
 func dials(addr string) error {
