@@ -188,3 +188,25 @@ test_envoy_bad_admin_settings_fail_closed if {
 			with input as ereq("author", "GET", "/") with time.now_ns as now_ns
 	}
 }
+
+# Header names are matched in any case; one named twice in different cases
+# (the proxy's and the caller's?) is believed in neither.
+test_envoy_header_names_any_case_but_once if {
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"X-Forwarded-User": "author"}) with time.now_ns as now_ns
+	preview_access.deny_reason == "input.attributes.request.http.headers names x-forwarded-user more than once, in different cases" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": "stranger", "X-Forwarded-User": "author"}) with time.now_ns as now_ns
+	preview_access.decision.user == "" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": "author", "X-Forwarded-User": "author"}) with time.now_ns as now_ns
+}
+
+# A verified token without exp would be good for ever.
+test_jwt_without_expiry_refused if {
+	tok := token(object.remove(claims("author", now_ns + 60000000000), ["exp"]))
+	preview_access.deny_reason == "the JWT in header authorization has no exp claim: a token that never expires is refused" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as jreq(tok, "GET", "/") with time.now_ns as now_ns
+	preview_access.decision.user == "" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as jreq(tok, "GET", "/") with time.now_ns as now_ns
+}

@@ -185,10 +185,16 @@ input_problems contains sprintf("%spath must be a string starting with /", [fiel
 }
 
 # Dot segments would let "/public/../admin" match "/public/**": the gateway
-# must pass the path it will route, normalised.
+# must pass the path it will route, normalised. A servlet container reads
+# "/public/..;x/admin" as "/admin" too: a segment's ;parameters are ignored.
 input_problems contains sprintf("%spath must not contain . or .. segments", [field_prefix]) if {
 	some segment in split(request_path, "/")
-	segment in {".", ".."}
+	split(segment, ";")[0] in {".", ".."}
+}
+
+# Some servers read a backslash as a slash ("/public\..\admin").
+input_problems contains sprintf("%spath must not contain backslashes", [field_prefix]) if {
+	contains(request_path, `\`)
 }
 
 # Encoded, they would pass the check above and be decoded behind it.
@@ -205,6 +211,14 @@ input_problems contains "input.teams must be a list of strings" if {
 input_problems contains sprintf("input.attributes.request.http.headers must be an object of strings", []) if {
 	envoy
 	not every_value_string(object.get(request, "headers", {}))
+}
+
+# Header names are compared in lower case (Envoy sends them so). A name
+# given twice in different cases could be the proxy's and the caller's:
+# which one to believe cannot be told, so neither is.
+input_problems contains sprintf("input.attributes.request.http.headers names %s more than once, in different cases", [concat(", ", sort(header_clashes))]) if {
+	envoy
+	count(header_clashes) > 0
 }
 
 input_problems contains problem if {
@@ -354,10 +368,22 @@ identity := object.union(default_identity, preview_identity) if not admin_identi
 
 admin_identity_set if _ := data.preview_access_admin.identity
 
-header(name) := v if {
-	v := object.get(object.get(request, "headers", {}), lower(name), "")
-	is_string(v)
+request_headers := h if {
+	h := object.get(request, "headers", {})
+	is_object(h)
+} else := {}
+
+header_clashes contains lower(k) if {
+	some k, _ in request_headers
+	count([k2 | some k2, _ in request_headers; lower(k2) == lower(k)]) > 1
 }
+
+header(name) := v if {
+	count(header_clashes) == 0
+	some k, v in request_headers
+	lower(k) == lower(name)
+	is_string(v)
+} else := ""
 
 # oauth2-proxy's github provider names teams org:team; bindings say org/team.
 groups(g) := [replace(trim_space(x), ":", "/") | some x in split(g, ","); trim_space(x) != ""] if is_string(g)
@@ -396,7 +422,17 @@ jwt_verified := [valid, payload] if {
 	[valid, _, payload] := io.jwt.decode_verify(jwt_token, jwt_constraints)
 }
 
-jwt_claim(name) := jwt_verified[1][name] if jwt_verified[0]
+# A token without an expiry would be good for ever: refused.
+jwt_claim(name) := jwt_verified[1][name] if {
+	jwt_verified[0]
+	is_number(jwt_verified[1].exp)
+}
+
+jwt_problems contains sprintf("the JWT in header %s has no exp claim: a token that never expires is refused", [jwt_config.header]) if {
+	jwt_complete
+	jwt_verified[0]
+	not is_number(object.get(jwt_verified[1], "exp", null))
+}
 
 jwt_problems contains sprintf("no JWT in header %s", [jwt_config.header]) if {
 	jwt_config

@@ -316,3 +316,18 @@ test_host_patterns_match_one_label if {
 	not preview_access.allow with data.preview_access.repositories as evil with data.preview_access_admin.hosts as {"3": hosts["1"]}
 		with input as object.union(req("author", "GET", "/"), {"host": "pr-42.evil.preview.example.com"}) with time.now_ns as now_ns
 }
+
+# What servers other than the gateway read as traversal: a dot segment with
+# ;parameters (servlet containers) and a backslash (some read it as /).
+test_parameter_and_backslash_traversal_denied if {
+	every p in ["/api/..;/admin", "/api/..;x=1/admin", "/api/.;/admin", "/api\\..\\admin", "/api/x\\y"] {
+		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with input as object.union(req("someone", "POST", p), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
+	}
+	preview_access.deny_reason == "input.path must not contain . or .. segments" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/..;/admin") with time.now_ns as now_ns
+	preview_access.deny_reason == "input.path must not contain backslashes" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api\\admin") with time.now_ns as now_ns
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/a;b/..x/.well-known") with time.now_ns as now_ns
+}
