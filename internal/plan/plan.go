@@ -193,9 +193,11 @@ func Clean(s string) string {
 }
 
 // MarkdownCell escapes s for a markdown table cell: no line breaks, no pipes,
-// no HTML or markdown markup that could hide or forge content.
+// no HTML or markdown markup that could hide or forge content. A backslash
+// is escaped too: in a value's `\|` it would otherwise escape the backslash
+// that escapes the pipe, and the pipe would end the cell.
 func MarkdownCell(s string) string {
 	s = Clean(s)
-	r := strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]", "@", "@\u200b")
+	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]", "@", "@\u200b")
 	return r.Replace(s)
 }
