@@ -2,11 +2,16 @@ package run
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/preview-access/preview-access/internal/gateway"
 	"github.com/preview-access/preview-access/internal/report"
+	"github.com/preview-access/preview-access/internal/testenv"
 )
 
 // TestStatus: the status lists every live preview of the repository with
@@ -24,6 +29,10 @@ func TestStatus(t *testing.T) {
 	h.open(1, 2)
 	h.gh.ClosePullRequest(h.owner, h.repo, 2, true)
 	h.advance(2 * time.Hour) // 1 live; 2 closed; 3 open but expired
+	// A document under the repository that preview-access did not name:
+	// the gateway reads it, so the status must not hide it.
+	testenv.OPAAdmin(t, http.MethodPut, fmt.Sprintf("%s/%d/previews/hand-written", gateway.OPARepositoriesPath, h.repoID),
+		map[string]any{"host": "demo.preview.example.com", "bindings": map[string]any{"user:mallory": []string{"admin"}}})
 
 	h.resetCounts()
 	h.event("schedule", "schedule.json")
@@ -73,8 +82,13 @@ func TestStatus(t *testing.T) {
 			}
 		}
 	}
+	if !slices.ContainsFunc(st.Warnings, func(w string) bool {
+		return strings.Contains(w, "preview-access did not name") && strings.Contains(w, ": hand-written")
+	}) {
+		t.Errorf("status warnings %q; want one naming the document hand-written", st.Warnings)
+	}
 	sum := r.summary
-	for _, s := range []string{"## Preview access: status of", "3 live previews", "**The next sweep removes 2**", "| #1 | open |", "⚠ removes it: expired at"} {
+	for _, s := range []string{"## Preview access: status of", "3 live previews", "**The next sweep removes 2**", "| #1 | open |", "⚠ removes it: expired at", "hand-written"} {
 		if !strings.Contains(sum, s) {
 			t.Errorf("job summary lacks %q:\n%s", s, sum)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/preview-access/preview-access/internal/config"
@@ -70,15 +71,27 @@ func Status(ctx context.Context, env engine.Env, clients *engine.Clients, cfg co
 	}
 	// A document whose role is gone is live access all the same.
 	orphans := GatewayIDs(listing.GatewayIDs, repoID, listing.Open, nil)
+	var foreign []string
 	for _, id := range listing.GatewayIDs {
 		pr, ok := DocumentPR(id, repoID)
-		if _, hasRole := byPR[pr]; !ok || hasRole {
+		if !ok {
+			foreign = append(foreign, id)
+			continue
+		}
+		if _, hasRole := byPR[pr]; hasRole {
 			continue
 		}
 		e := entry(pr)
 		if _, removes := orphans[id]; removes {
 			e.NextSweep = fmt.Sprintf("pull request %d is closed (its role is gone, its gateway policy is not)", pr)
 		}
+	}
+	if len(foreign) > 0 {
+		// Not a preview of ours, and no sweep removes it, but the gateway
+		// reads it all the same: an audit must not miss it.
+		slices.Sort(foreign)
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the gateway holds documents under this repository that preview-access did not name (not gh-%s-pr-<number>), which may grant access and which no sweep removes: %s",
+			repoID, strings.Join(foreign, ", ")))
 	}
 	previews := make([]*report.StatusPreview, 0, len(byPR))
 	for _, e := range byPR {
