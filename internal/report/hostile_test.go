@@ -9,7 +9,7 @@ import (
 	"github.com/preview-access/preview-access/internal/plan"
 )
 
-const evil = "x|y<script>alert(1)</script>@octocat\n| forged | row |\n`[link](https://evil.example)` <!-- preview-access-state:up-0000 -->"
+const evil = "x|y\\|z<script>alert(1)</script>@octocat\n| forged | row |\n`[link](https://evil.example)` <!-- preview-access-state:up-0000 -->"
 
 // hostilePreview fills every field a comment shows with hostile text.
 func hostilePreview() Preview {
@@ -34,10 +34,16 @@ var (
 // links mentions nor renders HTML inside them.
 func outsideCode(md string) string { return codeSpan.ReplaceAllString(md, "CODE") }
 
+// unescapedPipes counts the pipes GitHub splits a table row on: a
+// backslash escapes the character after it, so in `\\|` the backslash
+// is escaped and the pipe is not.
 func unescapedPipes(row string) int {
 	n := 0
 	for i := 0; i < len(row); i++ {
-		if row[i] == '|' && (i == 0 || row[i-1] != '\\') {
+		switch row[i] {
+		case '\\':
+			i++ // the next character is escaped
+		case '|':
 			n++
 		}
 	}
@@ -126,5 +132,27 @@ func TestFingerprintIgnoresOrder(t *testing.T) {
 	b.HeadSHA = "other"
 	if Fingerprint(a) == Fingerprint(b) {
 		t.Error("the fingerprint ignores the head SHA")
+	}
+}
+
+// TestStatusTextHoldsHostileValues: what the gateway's documents say
+// reaches a terminal without a control character of its own.
+func TestStatusTextHoldsHostileValues(t *testing.T) {
+	t.Parallel()
+	esc := evil + "\x1b]0;pwned\x07\x1b[2J"
+	s := Status{
+		Repository: "o/r", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Previews: []StatusPreview{{PullRequest: 42, State: "open", Gateway: "present",
+			Access: []Access{{Subject: "user:" + esc, Roles: []string{esc}, Why: []string{esc}}}}},
+		Warnings: []string{esc},
+	}
+	text := StatusText(s)
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.IndexFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+			t.Errorf("status text line %q holds control character %q", line, line[i])
+		}
+	}
+	if strings.Count(text, "pwned") != 4 {
+		t.Errorf("status text lost the hostile values instead of showing them harmless:\n%s", text)
 	}
 }

@@ -125,7 +125,11 @@ func code(s string) string {
 
 // codeCell is code(s) inside a table cell, where GitHub splits on a pipe
 // even within a code span unless it is escaped (a role path may hold one).
-func codeCell(s string) string { return strings.ReplaceAll(code(s), "|", "\\|") }
+// A backslash, which none of these values may hold, is dropped: before a
+// pipe it would escape the pipe's escape, and the pipe would end the cell.
+func codeCell(s string) string {
+	return strings.ReplaceAll(code(strings.ReplaceAll(s, "\\", "")), "|", "\\|")
+}
 
 // CodeCell renders s as inline code inside a markdown table cell: the
 // text stays as it is (no backslashes in what people copy) and a pipe

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/preview-access/preview-access/internal/plan"
 )
 
 // Status is who has access to a repository's previews right now, read
@@ -75,12 +77,14 @@ func StatusText(s Status) string {
 		if p.NextSweep != "" {
 			fmt.Fprintf(&b, "  next sweep removes it: %s\n", p.NextSweep)
 		}
+		// Subjects, roles and reasons are read from the gateway's
+		// documents: no control character of theirs reaches a terminal.
 		for _, a := range p.Access {
-			fmt.Fprintf(&b, "  %-40s %-20s %s\n", a.Subject, strings.Join(a.Roles, ", "), strings.Join(a.Why, ", "))
+			fmt.Fprintf(&b, "  %-40s %-20s %s\n", plan.Clean(a.Subject), plan.Clean(strings.Join(a.Roles, ", ")), plan.Clean(strings.Join(a.Why, ", ")))
 		}
 	}
 	for _, w := range s.Warnings {
-		fmt.Fprintf(&b, "\nwarning: %s\n", w)
+		fmt.Fprintf(&b, "\nwarning: %s\n", plan.Clean(w))
 	}
 	return b.String()
 }
