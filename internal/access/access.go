@@ -20,7 +20,8 @@
 //	  author: admin       # the PR author
 //	  reviewers: reader   # requested reviewers and requested teams
 //	  assignees: reader   # assignees
-//	identity:             # optional; headers the identity-aware proxy in front sets
+//	identity:             # optional; headers the identity-aware proxy in front sets,
+//	                      # read only where the OPA's admin lets repositories choose
 //	  userHeader: x-forwarded-user     # the caller's GitHub login (default)
 //	  groupsHeader: x-forwarded-groups # comma-separated org/team slugs (default)
 //

@@ -51,7 +51,9 @@ type Document struct {
 	// A gateway decides on Bindings alone.
 	Reasons map[string][]string `json:"reasons,omitempty"`
 	// Identity names the headers an identity-aware proxy in front sets, as
-	// the access file gives them; nil leaves the gateway's defaults.
+	// the access file gives them; nil leaves the gateway's defaults. The
+	// shipped module reads them only where the OPA's admin lets
+	// repositories choose (data.preview_access_admin.identity.repositoryHeaders).
 	Identity *Identity `json:"identity,omitempty"`
 }
 

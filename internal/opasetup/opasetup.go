@@ -118,6 +118,15 @@ opa_put "/v1/data/preview_access_admin/tokens/$hash" application/json <<'PREVIEW
 %[6]s
 PREVIEW_ACCESS_JSON
 echo "gateway-token for %[1]s: $token"
+
+# 5. Once per OPA, not per repository: how callers are identified in
+#    Envoy-shaped requests (Envoy, Istio, the FastAPI guard). Until it is
+#    set, every such request is denied. Vouch for the headers the proxy in
+#    front overwrites ({} for oauth2-proxy's x-forwarded-user and
+#    x-forwarded-groups), or configure a JWT the module verifies instead
+#    (see the README). Uncomment the one that is true of your gateway:
+#   printf '{}' | opa_put /v1/data/preview_access_admin/identity application/json
+#   opa_put /v1/data/preview_access_admin/jwt application/json <jwt.json
 `, repo, id, authz, module, hostsJSON, identity)
 	return b.Bytes(), nil
 }

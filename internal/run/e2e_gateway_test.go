@@ -233,10 +233,12 @@ func startE2EGateway(t *testing.T, idpTTL time.Duration, proxyFlags ...string) *
 }
 
 // publishTo makes h's runs publish to the test OPA, with the proxy's
-// address as the preview URL, bound to h's repository by the OPA's admin.
+// address as the preview URL, bound to h's repository by the OPA's admin,
+// who vouches for oauth2-proxy's identity headers.
 func (g *e2eGateway) publishTo(h *harness) {
 	g.t.Helper()
 	testenv.BindOPAHosts(g.t, h.repoID, g.proxy.Addr)
+	testenv.VouchForProxyHeaders(g.t)
 	h.set("preview-url", g.proxy.URL(), "gateway", "opa", "gateway-url", testenv.OPAURL(g.t), "gateway-token", testenv.OPARepositoryToken(g.t, h.repoID))
 	installModule(g.t)
 }

@@ -59,6 +59,17 @@ func BindOPAHosts(t testing.TB, repositoryID int64, patterns ...string) {
 	t.Cleanup(func() { OPAAdmin(t, http.MethodDelete, path, nil) })
 }
 
+// VouchForProxyHeaders has the test OPA's admin vouch for the identity
+// headers oauth2-proxy sets (data.preview_access_admin.identity = {}), as
+// an admin with oauth2-proxy in front does: without it the module denies
+// every Envoy-shaped request. It is left in place, since tests sharing the
+// OPA may rely on it at once; the module's own tests (opa test) cover the
+// OPA without it.
+func VouchForProxyHeaders(t testing.TB) {
+	t.Helper()
+	OPAAdmin(t, http.MethodPut, "/v1/data/preview_access_admin/identity", map[string]any{})
+}
+
 // OPARepositoryToken issues a token of a repository's own, which the
 // authorization policy confines to the repository's subtree, until the
 // test ends.

@@ -24,16 +24,16 @@ test_envoy_same_decisions_as_our_shape if {
 		["", "GET", "/"],
 		["qa", "DELETE", "/api/x"],
 	] {
-		d1 := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		d1 := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 			with input as req(c[0], c[1], c[2]) with time.now_ns as now_ns
-		d2 := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		d2 := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 			with input as ereq(c[0], c[1], c[2]) with time.now_ns as now_ns
 		d1 == d2
 	}
 }
 
 test_envoy_reviewer_may_not_post if {
-	d := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	d := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as ereq("reviewer", "POST", "/api/orders?dry=1") with time.now_ns as now_ns
 	d.allowed == false
 	d.http_status == 403
@@ -44,48 +44,60 @@ test_envoy_reviewer_may_not_post if {
 
 # The query is not part of the path roles match.
 test_envoy_query_is_stripped if {
-	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "POST", "/api?x=/../admin", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "POST", "/apix?/api", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
 test_envoy_github_provider_teams if {
-	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org,octo-org:qa"}) with time.now_ns as now_ns
 }
 
 test_envoy_groups_header if {
-	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.roles == {"tester"} with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-user": "someone", "x-forwarded-groups": "eng, Octo-Org/QA ,,"}) with time.now_ns as now_ns
 }
 
 test_envoy_default_port_and_case if {
-	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("PR-42.preview.example.com:443", "GET", "/", {"x-forwarded-user": "Author"}) with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com:8443", "GET", "/", {"x-forwarded-user": "author"}) with time.now_ns as now_ns
 }
 
 # A header the proxy does not set names nobody: another header name, or our
 # own shape's fields smuggled into Envoy's, are not read.
 test_envoy_reads_only_the_identity_headers if {
-	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-user": "author", "x-auth-request-user": "author"}) with time.now_ns as now_ns
-	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as object.union(envoy("pr-42.preview.example.com", "GET", "/", {}), {"user": "author", "teams": ["octo-org/qa"]}) with time.now_ns as now_ns
-	preview_access.reason == "an anonymous caller has no role on PR 42" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.reason == "an anonymous caller has no role on PR 42" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-user": "author"}) with time.now_ns as now_ns
 }
 
-# The admin's header names win over the repository's document; the
-# document's apply where the admin set none.
+# The admin names the headers; a repository's document names them only
+# where the admin let repositories choose ("repositoryHeaders": true).
 test_envoy_identity_headers_configurable if {
 	custom := json.patch(repositories, [{"op": "add", "path": "/1/previews/gh-1-pr-42/identity", "value": {"userHeader": "X-Auth-Request-Preferred-Username"}}])
 	preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as {"repositoryHeaders": true}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-auth-request-preferred-username": "author"}) with time.now_ns as now_ns
 	not preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as {"repositoryHeaders": true}
 		with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+
+	# Not let: the document's header names nobody, the default does.
+	every delegation in [{}, {"repositoryHeaders": false}, {"repositoryHeaders": "true"}] {
+		not preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+			with data.preview_access_admin.identity as delegation
+			with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-auth-request-preferred-username": "author"}) with time.now_ns as now_ns
+		preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+			with data.preview_access_admin.identity as delegation
+			with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+	}
 
 	preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
 		with data.preview_access_admin.identity as {"userHeader": "x-email"}
@@ -96,11 +108,11 @@ test_envoy_identity_headers_configurable if {
 }
 
 test_envoy_bad_input if {
-	preview_access.deny_reason == "input.attributes.request.http.host must be a non-empty string; input.attributes.request.http.method must be a non-empty string; input.attributes.request.http.path must be a string starting with /" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.deny_reason == "input.attributes.request.http.host must be a non-empty string; input.attributes.request.http.method must be a non-empty string; input.attributes.request.http.path must be a string starting with /" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as {"attributes": {"request": {"http": {"headers": {}}}}} with time.now_ns as now_ns
-	preview_access.deny_reason == "input.attributes.request.http.headers must be an object of strings" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.deny_reason == "input.attributes.request.http.headers must be an object of strings" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": ["author"]}) with time.now_ns as now_ns
-	preview_access.deny_reason == "input.attributes.request.http.path must not contain percent-encoded dots, slashes or backslashes" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.deny_reason == "input.attributes.request.http.path must not contain percent-encoded dots, slashes or backslashes" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as ereq("author", "GET", "/%2e%2e/admin") with time.now_ns as now_ns
 }
 
@@ -164,7 +176,7 @@ test_jwt_refused if {
 
 # Groups without a user name nobody.
 test_envoy_groups_alone_grant_nothing if {
-	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
@@ -192,11 +204,11 @@ test_envoy_bad_admin_settings_fail_closed if {
 # Header names are matched in any case; one named twice in different cases
 # (the proxy's and the caller's?) is believed in neither.
 test_envoy_header_names_any_case_but_once if {
-	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"X-Forwarded-User": "author"}) with time.now_ns as now_ns
-	preview_access.deny_reason == "input.attributes.request.http.headers names x-forwarded-user more than once, in different cases" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.deny_reason == "input.attributes.request.http.headers names x-forwarded-user more than once, in different cases" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": "stranger", "X-Forwarded-User": "author"}) with time.now_ns as now_ns
-	preview_access.decision.user == "" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+	preview_access.decision.user == "" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
 		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": "author", "X-Forwarded-User": "author"}) with time.now_ns as now_ns
 }
 
@@ -209,4 +221,19 @@ test_jwt_without_expiry_refused if {
 	preview_access.decision.user == "" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with data.preview_access_admin.jwt as jwt_admin
 		with input as jreq(tok, "GET", "/") with time.now_ns as now_ns
+}
+
+# Until the OPA's admin has said how callers are identified (headers it
+# vouches for, or a JWT), an Envoy-shaped request names nobody: the default
+# headers are whatever the client sent unless a proxy overwrites them.
+test_envoy_denied_until_the_admin_vouches if {
+	d := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as ereq("author", "GET", "/") with time.now_ns as now_ns
+	not d.allow
+	d.user == ""
+	d.reason == "the OPA's admin has not said how callers are identified: set data.preview_access_admin.identity to vouch for the headers the proxy in front overwrites ({} for x-forwarded-user and x-forwarded-groups), or data.preview_access_admin.jwt to verify a token"
+
+	# Our own shape is the gateway's word for who the caller is.
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/") with time.now_ns as now_ns
 }

@@ -14,15 +14,17 @@
 #    "method": "POST", "path": "/api/x?page=2", "scheme": "https",
 #    "headers": {"x-forwarded-user": "octocat", "x-forwarded-groups": "octo-org/qa"}}}}}
 #
-# With Envoy's shape the caller is who the identity-aware proxy in front
-# says: the user header (default x-forwarded-user) and the comma-separated
-# groups header (default x-forwarded-groups), oauth2-proxy's names. Only a
-# proxy that overwrites those headers on every request may sit in front:
-# whoever can set them is whoever they name. The OPA's admin sets other
-# names in data.preview_access_admin.identity ({"userHeader": …,
-# "groupsHeader": …}); a repository may in its access file (the document's
-# identity), which applies where the admin set none. Or the admin configures
-# a JWT instead (data.preview_access_admin.jwt: header, jwks, issuer,
+# With Envoy's shape the caller is who the OPA's admin says to believe, and
+# until the admin has said, every such request is denied: a header is
+# whatever the client sent unless a proxy in front overwrites it, which only
+# the admin knows. Either the admin vouches for the identity-aware proxy in
+# front, in data.preview_access_admin.identity: the caller is the user
+# header (userHeader, default x-forwarded-user) and the comma-separated
+# groups header (groupsHeader, default x-forwarded-groups), oauth2-proxy's
+# names; {} vouches for those defaults. With "repositoryHeaders": true the
+# admin lets each repository name the headers in its access file (the
+# document's identity), for proxies that overwrite those too. Or the admin
+# configures a JWT (data.preview_access_admin.jwt: header, jwks, issuer,
 # audience, userClaim, groupsClaim): then the caller is the verified token's
 # claims, and the identity headers are not read at all.
 #
@@ -223,7 +225,7 @@ input_problems contains sprintf("input.attributes.request.http.headers names %s 
 
 input_problems contains problem if {
 	envoy
-	some problem in jwt_problems
+	some problem in identity_problems
 }
 
 non_empty_string(s) if {
@@ -329,6 +331,7 @@ caller_user := jwt_claim(jwt_config.userClaim) if {
 caller_user := header(identity.userHeader) if {
 	envoy
 	not jwt_set
+	admin_identity_set
 }
 
 jwt_set if _ := data.preview_access_admin.jwt
@@ -359,12 +362,13 @@ preview_identity := i if {
 	is_object(i)
 } else := {}
 
-# The admin's names win over a repository's: only the admin knows which
-# headers the proxy in front overwrites.
-# Once the admin names the headers, a repository's document names none.
-identity := object.union(default_identity, admin_identity) if admin_identity_set
+# Only the admin knows which headers the proxy in front overwrites: a
+# repository's document names headers only where the admin let it.
+identity := object.union(default_identity, admin_identity) if not repository_headers
 
-identity := object.union(default_identity, preview_identity) if not admin_identity_set
+identity := object.union(object.union(default_identity, admin_identity), preview_identity) if repository_headers
+
+repository_headers if admin_identity.repositoryHeaders == true
 
 admin_identity_set if _ := data.preview_access_admin.identity
 
@@ -428,35 +432,40 @@ jwt_claim(name) := jwt_verified[1][name] if {
 	is_number(jwt_verified[1].exp)
 }
 
-jwt_problems contains sprintf("the JWT in header %s has no exp claim: a token that never expires is refused", [jwt_config.header]) if {
+identity_problems contains sprintf("the JWT in header %s has no exp claim: a token that never expires is refused", [jwt_config.header]) if {
 	jwt_complete
 	jwt_verified[0]
 	not is_number(object.get(jwt_verified[1], "exp", null))
 }
 
-jwt_problems contains sprintf("no JWT in header %s", [jwt_config.header]) if {
+identity_problems contains sprintf("no JWT in header %s", [jwt_config.header]) if {
 	jwt_config
 	not jwt_token
 }
 
-jwt_problems contains sprintf("the JWT in header %s does not verify against data.preview_access_admin.jwt (signature, issuer, audience or expiry)", [jwt_config.header]) if {
+identity_problems contains sprintf("the JWT in header %s does not verify against data.preview_access_admin.jwt (signature, issuer, audience or expiry)", [jwt_config.header]) if {
 	jwt_complete
 	jwt_token
 	not jwt_verified[0]
 }
 
 # Set but not an object: fail closed, never fall back to the headers.
-jwt_problems contains "data.preview_access_admin.jwt must be an object" if {
+identity_problems contains "data.preview_access_admin.jwt must be an object" if {
 	_ := data.preview_access_admin.jwt
 	not jwt_config
 }
 
-jwt_problems contains "data.preview_access_admin.identity must be an object" if {
+identity_problems contains "the OPA's admin has not said how callers are identified: set data.preview_access_admin.identity to vouch for the headers the proxy in front overwrites ({} for x-forwarded-user and x-forwarded-groups), or data.preview_access_admin.jwt to verify a token" if {
+	not jwt_set
+	not admin_identity_set
+}
+
+identity_problems contains "data.preview_access_admin.identity must be an object" if {
 	_ := data.preview_access_admin.identity
 	not is_object(data.preview_access_admin.identity)
 }
 
-jwt_problems contains "data.preview_access_admin.jwt needs jwks, issuer and audience" if {
+identity_problems contains "data.preview_access_admin.jwt needs jwks, issuer and audience" if {
 	jwt_config
 	not jwt_complete
 }
