@@ -237,3 +237,33 @@ test_envoy_denied_until_the_admin_vouches if {
 	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "GET", "/") with time.now_ns as now_ns
 }
+
+# Groups in a token without a user name nobody, as with headers.
+test_jwt_groups_alone_grant_nothing if {
+	tok := token(object.remove(claims("someone", now_ns + 60000000000), ["preferred_username"]))
+	d := preview_access.decision with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.jwt as jwt_admin
+		with input as jreq(tok, "POST", "/api/x") with time.now_ns as now_ns
+	not d.allow
+	d.roles == []
+}
+
+# Envoy joins a repeated header's values with commas: a user header with
+# two values (the proxy's and the caller's?) names nobody.
+test_envoy_repeated_user_header_refused if {
+	preview_access.deny_reason == "the user header x-forwarded-user holds more than one value" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
+		with input as ereq("stranger,author", "GET", "/") with time.now_ns as now_ns
+}
+
+# Where the admin lets repositories name headers, a header the admin named
+# is still the admin's.
+test_envoy_admin_header_beats_the_documents if {
+	custom := json.patch(repositories, [{"op": "add", "path": "/1/previews/gh-1-pr-42/identity", "value": {"userHeader": "x-forwarded-user", "groupsHeader": "x-client-groups"}}])
+	admin := {"userHeader": "x-auth-user", "repositoryHeaders": true}
+	not preview_access.allow with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as admin
+		with input as envoy("pr-42.preview.example.com", "GET", "/", {"x-forwarded-user": "author", "x-auth-user": "stranger"}) with time.now_ns as now_ns
+	preview_access.roles == {"tester"} with data.preview_access.repositories as custom with data.preview_access_admin.hosts as hosts
+		with data.preview_access_admin.identity as admin
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/x", {"x-auth-user": "someone", "x-client-groups": "octo-org/qa"}) with time.now_ns as now_ns
+}

@@ -191,7 +191,7 @@ input_problems contains sprintf("%spath must be a string starting with /", [fiel
 # "/public/..;x/admin" as "/admin" too: a segment's ;parameters are ignored.
 input_problems contains sprintf("%spath must not contain . or .. segments", [field_prefix]) if {
 	some segment in split(request_path, "/")
-	split(segment, ";")[0] in {".", ".."}
+	trim_space(split(segment, ";")[0]) in {".", ".."}
 }
 
 # Some servers read a backslash as a slash ("/public\..\admin").
@@ -202,6 +202,16 @@ input_problems contains sprintf("%spath must not contain backslashes", [field_pr
 # Encoded, they would pass the check above and be decoded behind it.
 input_problems contains sprintf("%spath must not contain percent-encoded dots, slashes or backslashes", [field_prefix]) if {
 	regex.match(`(?i)%(2e|2f|5c)`, request_path)
+}
+
+# A backend that decodes before it cuts ;parameters, cuts at a NUL, or
+# decodes twice would see traversal in these.
+input_problems contains sprintf("%spath must not contain percent-encoded semicolons or NULs, or doubly encoded characters", [field_prefix]) if {
+	regex.match(`(?i)%(3b|00|25(25)*(2e|2f|5c|3b|00))`, request_path)
+}
+
+input_problems contains sprintf("%spath must not contain control characters", [field_prefix]) if {
+	regex.match(`[\x00-\x1f\x7f]`, request_path)
 }
 
 input_problems contains "input.teams must be a list of strings" if {
@@ -334,6 +344,14 @@ caller_user := header(identity.userHeader) if {
 	admin_identity_set
 }
 
+# Envoy joins a repeated header's values with commas; no login has one.
+input_problems contains sprintf("the user header %s holds more than one value", [identity.userHeader]) if {
+	envoy
+	not jwt_set
+	admin_identity_set
+	contains(header(identity.userHeader), ",")
+}
+
 jwt_set if _ := data.preview_access_admin.jwt
 
 caller_teams := object.get(input, "teams", []) if not envoy
@@ -341,6 +359,7 @@ caller_teams := object.get(input, "teams", []) if not envoy
 caller_teams := groups(jwt_claim(jwt_config.groupsClaim)) if {
 	envoy
 	jwt_config
+	non_empty_string(caller_user)
 }
 
 # Groups name nobody on their own: without a user they grant nothing.
@@ -363,10 +382,11 @@ preview_identity := i if {
 } else := {}
 
 # Only the admin knows which headers the proxy in front overwrites: a
-# repository's document names headers only where the admin let it.
+# repository's document names headers only where the admin let it, and
+# never one the admin named.
 identity := object.union(default_identity, admin_identity) if not repository_headers
 
-identity := object.union(object.union(default_identity, admin_identity), preview_identity) if repository_headers
+identity := object.union(object.union(default_identity, preview_identity), admin_identity) if repository_headers
 
 repository_headers if admin_identity.repositoryHeaders == true
 

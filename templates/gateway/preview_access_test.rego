@@ -320,7 +320,7 @@ test_host_patterns_match_one_label if {
 # What servers other than the gateway read as traversal: a dot segment with
 # ;parameters (servlet containers) and a backslash (some read it as /).
 test_parameter_and_backslash_traversal_denied if {
-	every p in ["/api/..;/admin", "/api/..;x=1/admin", "/api/.;/admin", "/api\\..\\admin", "/api/x\\y"] {
+	every p in ["/api/..;/admin", "/api/..;x=1/admin", "/api/.;/admin", "/api/x\\..\\..\\admin", "/api/x\\y"] {
 		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 			with input as object.union(req("someone", "POST", p), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 	}
@@ -330,4 +330,19 @@ test_parameter_and_backslash_traversal_denied if {
 		with input as req("author", "GET", "/api\\admin") with time.now_ns as now_ns
 	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "GET", "/api/a;b/..x/.well-known") with time.now_ns as now_ns
+}
+
+# Traversal a backend finds after decoding once more, cutting ;parameters
+# it decoded, cutting at a NUL, or trimming spaces.
+test_other_encoded_traversal_denied if {
+	every p in ["/api/..%3b/admin", "/api/..%3B/admin", "/api/%252e%252e/admin", "/api/%25252f", "/api/..%00/admin", "/api/.. /admin", "/api/\t../admin", "/api/x\u0000"] {
+		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+			with input as object.union(req("someone", "POST", p), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
+	}
+	preview_access.deny_reason == "input.path must not contain percent-encoded semicolons or NULs, or doubly encoded characters" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/%252e%252e/admin") with time.now_ns as now_ns
+	preview_access.deny_reason == "input.path must not contain control characters" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/x\u0001") with time.now_ns as now_ns
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/100%25/50%2525") with time.now_ns as now_ns
 }
