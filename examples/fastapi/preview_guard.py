@@ -27,7 +27,9 @@ by sending B's name to A's server.
 Who the caller is comes from the identity-aware proxy in front (oauth2-proxy:
 X-Forwarded-User, X-Forwarded-Groups), which overwrites those headers on every
 request. Nothing but that proxy may reach this server: whoever can set the
-headers is whoever they name.
+headers is whoever they name. A request that repeats one of them is refused
+(400): a proxy that added its own beside the caller's would have the two
+joined, and the caller's groups counted.
 """
 
 from __future__ import annotations
@@ -49,7 +51,29 @@ from starlette.websockets import WebSocketClose
 
 log = logging.getLogger("preview_guard")
 
+# Headers that say who the caller is, in oauth2-proxy's names and the
+# token's. The proxy in front replaces them; one given twice is a proxy
+# that added its own beside the caller's, and joined with commas, as Envoy
+# joins repeats, the caller's groups would count. GUARD_IDENTITY_HEADERS
+# names more.
+IDENTITY_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-forwarded-user",
+        "x-forwarded-groups",
+        "x-forwarded-email",
+        "x-forwarded-preferred-username",
+        "x-auth-request-user",
+        "x-auth-request-groups",
+        "x-auth-request-email",
+        "x-auth-request-preferred-username",
+    }
+)
+
 # A DNS name or IPv4 address, and an optional port: what a Host header holds.
+# An HTTP header name (RFC 9110 token), in lower case.
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
+
 HOST = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?")
 
 # Close code 1008, policy violation: a refused WebSocket handshake, which the
@@ -72,6 +96,7 @@ class Settings:
     opa_token: str = ""
     decision: str = "preview_access/decision"
     forward_headers: frozenset[str] = frozenset()
+    identity_headers: frozenset[str] = IDENTITY_HEADERS
     timeout: float = 2.0
 
     @classmethod
@@ -93,6 +118,9 @@ class Settings:
                 f"GUARD_FORWARD_HEADERS names {', '.join(sorted(unknown))}: every other header is forwarded "
                 f"already; list only some of {', '.join(sorted(SECRET_HEADERS))}"
             )
+        identity = frozenset(h.strip().lower() for h in env.get("GUARD_IDENTITY_HEADERS", "").split(",") if h.strip())
+        if bad := sorted(h for h in identity if not TOKEN.fullmatch(h)):
+            raise ValueError(f"GUARD_IDENTITY_HEADERS names {', '.join(map(repr, bad))}: list header names, comma-separated")
         try:
             timeout = float(env.get("GUARD_OPA_TIMEOUT", "2"))
         except ValueError:
@@ -105,6 +133,7 @@ class Settings:
             opa_token=env.get("GUARD_OPA_TOKEN", "").strip(),
             decision=env.get("GUARD_OPA_DECISION", cls.decision).strip("/ "),
             forward_headers=forward,
+            identity_headers=IDENTITY_HEADERS | identity,
             timeout=timeout,
         )
 
@@ -165,9 +194,8 @@ def method_of(scope: Scope) -> str:
 def normal_host(host: str) -> str:
     """host in lower case without a default port, as the policy compares it."""
     host = host.strip().lower()
-    for port in (":80", ":443"):
-        host = host.removesuffix(port)
-    return host
+    name, colon, port = host.rpartition(":")
+    return name if colon and port in ("80", "443") else host
 
 
 class OPAGuard:
@@ -230,6 +258,13 @@ class OPAGuard:
                 allow=False,
                 status=421,
                 reason=f"this server serves {self.settings.host} only, not {host or 'a request without a Host'}",
+            )
+        names = [name.decode("latin-1").lower() for name, _ in conn.scope["headers"]]
+        if repeated := sorted({n for n in names if n in self.settings.identity_headers and names.count(n) > 1}):
+            return Decision(
+                allow=False,
+                status=400,
+                reason=f"header {', '.join(repeated)} given more than once: the proxy in front must replace it, not add to it",
             )
         headers = {"Authorization": f"Bearer {self.settings.opa_token}"} if self.settings.opa_token else {}
         body = {"input": envoy_input(conn, host, self.settings.forward_headers)}

@@ -42,6 +42,28 @@ def client_for(opa, settings=SETTINGS):
     return TestClient(guarded(opa, settings), base_url=f"http://{HOST}")
 
 
+def call(app, headers, path="/api/orders"):
+    """GET path from app over raw ASGI, with headers exactly as given
+    (and Host: HOST); returns the status and the body."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", HOST.encode())] + [(k.lower().encode(), v.encode()) for k, v in headers],
+        "server": (HOST, 80), "client": ("127.0.0.1", 1234),
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+
+
 def decision(**result):
     return lambda request: httpx.Response(200, json={"result": result})
 
@@ -146,7 +168,8 @@ class GuardTest(unittest.TestCase):
 
         client = client_for(opa)
         with self.assertLogs("preview_guard") as logs:
-            for host in ("pr-7.preview.test", "pr-42.preview.test.evil.example", "", "PR-42.preview.test:8080"):
+            for host in ("pr-7.preview.test", "pr-42.preview.test.evil.example", "", "PR-42.preview.test:8080",
+                         "pr-42.preview.test:443:80", "pr-42.preview.test."):
                 with self.subTest(host):
                     resp = client.get("/api/orders", headers={"Host": host})
                     self.assertEqual(resp.status_code, 421, resp.text)
@@ -159,6 +182,28 @@ class GuardTest(unittest.TestCase):
             with self.subTest(host):
                 self.assertEqual(client.get("/api/orders", headers={"Host": host}).status_code, 200)
         self.assertEqual([s["input"]["attributes"]["request"]["http"]["host"] for s in seen], [HOST, HOST])
+
+    def test_refuses_repeated_identity_headers(self):
+        # A proxy that adds its X-Forwarded-Groups beside the caller's: the
+        # two would reach OPA joined, the caller's groups counted. (The
+        # test client joins repeated headers itself: raw ASGI here.)
+        seen = []
+
+        def opa(request):
+            seen.append(json.loads(request.content)["input"]["attributes"]["request"]["http"]["headers"])
+            return httpx.Response(200, json={"result": {"allow": True}})
+
+        settings = Settings.from_env({"GUARD_OPA_URL": "http://opa.test", "GUARD_HOST": HOST, "GUARD_IDENTITY_HEADERS": "X-User"})
+        app = guarded(opa, settings)
+        for name in ("X-Forwarded-Groups", "x-forwarded-user", "Authorization", "x-user"):
+            with self.subTest(name), self.assertLogs("preview_guard"):
+                status, body = call(app, [(name, "org/admins"), (name.lower(), "org/real")])
+                self.assertEqual(status, 400, body)
+                self.assertIn(f"header {name.lower()} given more than once", json.loads(body)["detail"])
+        self.assertEqual(seen, [])
+        # Other headers may repeat, and reach OPA joined, as Envoy joins them.
+        self.assertEqual(call(app, [("accept", "a/b"), ("Accept", "c/d")])[0], 200)
+        self.assertEqual(seen[0]["accept"], "a/b,c/d")
 
     def test_websocket_handshakes_are_decided(self):
         seen = []
@@ -226,6 +271,7 @@ class GuardTest(unittest.TestCase):
             "GUARD_HOST ": {"GUARD_OPA_URL": "http://o", "GUARD_HOST": "https://pr-42.preview.test/"},
             "GUARD_FORWARD_HEADERS": {**ok, "GUARD_FORWARD_HEADERS": "x-forwarded-user"},
             "GUARD_OPA_TIMEOUT": {**ok, "GUARD_OPA_TIMEOUT": "soon"},
+            "GUARD_IDENTITY_HEADERS": {**ok, "GUARD_IDENTITY_HEADERS": "x-user, bad header"},
         }
         for name, env in cases.items():
             with self.subTest(name), self.assertRaisesRegex(ValueError, name.strip()):

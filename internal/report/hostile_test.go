@@ -156,3 +156,21 @@ func TestStatusTextHoldsHostileValues(t *testing.T) {
 		t.Errorf("status text lost the hostile values instead of showing them harmless:\n%s", text)
 	}
 }
+
+// TestCodeCellKeepsBackslashes: a value with a backslash cannot be a code
+// span in a table cell; it is shown as escaped text, every character kept.
+func TestCodeCellKeepsBackslashes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`/a\|b`:          `/a\\\|b`,
+		`/path|x/`:       "`/path\\|x/`",
+		`arn:aws:iam::1`: "`arn:aws:iam::1`",
+	} {
+		if got := codeCell(in); got != want {
+			t.Errorf("codeCell(%q) = %q; want %q", in, got, want)
+		}
+		if row := "| " + codeCell(in) + " |"; unescapedPipes(row) != 2 {
+			t.Errorf("row %q has %d cell borders; want 2", row, unescapedPipes(row))
+		}
+	}
+}

@@ -125,10 +125,14 @@ func code(s string) string {
 
 // codeCell is code(s) inside a table cell, where GitHub splits on a pipe
 // even within a code span unless it is escaped (a role path may hold one).
-// A backslash, which none of these values may hold, is dropped: before a
-// pipe it would escape the pipe's escape, and the pipe would end the cell.
+// A backslash cannot be escaped in a code span, and before a pipe it
+// would escape the pipe's escape, so the pipe would end the cell: a value
+// with one (none of these should hold one) is shown as escaped text.
 func codeCell(s string) string {
-	return strings.ReplaceAll(code(strings.ReplaceAll(s, "\\", "")), "|", "\\|")
+	if strings.Contains(s, "\\") {
+		return cell(s)
+	}
+	return strings.ReplaceAll(code(s), "|", "\\|")
 }
 
 // CodeCell renders s as inline code inside a markdown table cell: the
