@@ -246,6 +246,21 @@ test_jwt_groups_alone_grant_nothing if {
 		with input as jreq(tok, "POST", "/api/x") with time.now_ns as now_ns
 	not d.allow
 	d.roles == []
+	d.user == ""
+	d.reason == "an anonymous caller has no role on PR 42"
+}
+
+# Envoy passes the raw path: an escape that does not decode is refused, and
+# what one decoding shows is checked too.
+test_envoy_path_decoded_once_and_checked if {
+	every p in ["/api/%2%65%2%65/admin", "/api/%%32%65/admin", "/api/%zz"] {
+		preview_access.deny_reason == "input.attributes.request.http.path has a malformed percent-escape" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
+			with input as envoy("pr-42.preview.example.com", "POST", p, {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+	}
+	preview_access.deny_reason == "input.attributes.request.http.path must not contain . or .. segments" with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/..%20/admin", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts with data.preview_access_admin.identity as {}
+		with input as envoy("pr-42.preview.example.com", "POST", "/api/100%25?q=%zz", {"x-forwarded-user": "someone", "x-forwarded-groups": "octo-org/qa"}) with time.now_ns as now_ns
 }
 
 # Envoy joins a repeated header's values with commas: a user header with

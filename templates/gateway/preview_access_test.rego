@@ -335,7 +335,7 @@ test_parameter_and_backslash_traversal_denied if {
 # Traversal a backend finds after decoding once more, cutting ;parameters
 # it decoded, cutting at a NUL, or trimming spaces.
 test_other_encoded_traversal_denied if {
-	every p in ["/api/..%3b/admin", "/api/..%3B/admin", "/api/%252e%252e/admin", "/api/%25252f", "/api/..%00/admin", "/api/.. /admin", "/api/\t../admin", "/api/x\u0000"] {
+	every p in ["/api/..%3b/admin", "/api/..%3B/admin", "/api/%252e%252e/admin", "/api/%25252f", "/api/..%00/admin", "/api/.. /admin", "/api/\t../admin", "/api/x\u0000", "/api/..%20/admin", "/api/%20../admin", "/api/..%09/admin", "/api/..%0a/admin", "/api/x%01", "/api/%25%32%65%25%32%65/admin"] {
 		not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 			with input as object.union(req("someone", "POST", p), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 	}
@@ -345,4 +345,24 @@ test_other_encoded_traversal_denied if {
 		with input as req("author", "GET", "/api/x\u0001") with time.now_ns as now_ns
 	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
 		with input as req("author", "GET", "/api/100%25/50%2525") with time.now_ns as now_ns
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/my%20file+x") with time.now_ns as now_ns
+
+	# Our own shape may carry a decoded path, where a lone % is a character.
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as req("author", "GET", "/api/100%") with time.now_ns as now_ns
+}
+
+# Teams without a user name nobody, as in Envoy's shape.
+test_teams_alone_grant_nothing if {
+	preview_access.roles == set() with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as {"host": "pr-42.preview.example.com", "method": "POST", "path": "/api/x", "teams": ["octo-org/qa"]} with time.now_ns as now_ns
+}
+
+# A query in our own shape is not matched either: "/a?/x" is the path /a.
+test_query_is_not_the_path if {
+	not preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as object.union(req("someone", "POST", "/apix?/api/x"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
+	preview_access.allow with data.preview_access.repositories as repositories with data.preview_access_admin.hosts as hosts
+		with input as object.union(req("someone", "POST", "/api/x?q=%3b"), {"teams": ["octo-org/qa"]}) with time.now_ns as now_ns
 }
