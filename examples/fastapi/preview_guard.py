@@ -27,9 +27,9 @@ by sending B's name to A's server.
 Who the caller is comes from the identity-aware proxy in front (oauth2-proxy:
 X-Forwarded-User, X-Forwarded-Groups), which overwrites those headers on every
 request. Nothing but that proxy may reach this server: whoever can set the
-headers is whoever they name. A request that repeats one of them is refused
-(400): a proxy that added its own beside the caller's would have the two
-joined, and the caller's groups counted.
+headers is whoever they name. A request that repeats a header naming the
+user is refused (400): a proxy that added its own beside the caller's would
+have the two joined.
 """
 
 from __future__ import annotations
@@ -51,26 +51,24 @@ from starlette.websockets import WebSocketClose
 
 log = logging.getLogger("preview_guard")
 
-# Headers that say who the caller is, in oauth2-proxy's names and the
-# token's. The proxy in front replaces them; one given twice is a proxy
-# that added its own beside the caller's, and joined with commas, as Envoy
-# joins repeats, the caller's groups would count. GUARD_IDENTITY_HEADERS
-# names more.
+# Headers that name the caller with one value, in oauth2-proxy's names and
+# the token's. The proxy in front replaces them; one given twice is a proxy
+# that added its own beside the caller's, and the two would reach OPA
+# joined with a comma, as Envoy joins repeats. (Groups headers may repeat:
+# a proxy may send one line per group, after removing the caller's.)
+# GUARD_IDENTITY_HEADERS names more.
 IDENTITY_HEADERS = frozenset(
     {
         "authorization",
         "x-forwarded-user",
-        "x-forwarded-groups",
         "x-forwarded-email",
         "x-forwarded-preferred-username",
         "x-auth-request-user",
-        "x-auth-request-groups",
         "x-auth-request-email",
         "x-auth-request-preferred-username",
     }
 )
 
-# A DNS name or IPv4 address, and an optional port: what a Host header holds.
 # An HTTP header name (RFC 9110 token), in lower case.
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 

@@ -43,12 +43,13 @@ def client_for(opa, settings=SETTINGS):
 
 
 def call(app, headers, path="/api/orders"):
-    """GET path from app over raw ASGI, with headers exactly as given
-    (and Host: HOST); returns the status and the body."""
+    """GET path from app over raw ASGI, with headers exactly as given, names
+    in their case and repeats kept (and Host: HOST); returns the status and
+    the body."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", HOST.encode())] + [(k.lower().encode(), v.encode()) for k, v in headers],
+        "headers": [(b"host", HOST.encode())] + [(k.encode(), v.encode()) for k, v in headers],
         "server": (HOST, 80), "client": ("127.0.0.1", 1234),
     }
     sent = []
@@ -184,9 +185,9 @@ class GuardTest(unittest.TestCase):
         self.assertEqual([s["input"]["attributes"]["request"]["http"]["host"] for s in seen], [HOST, HOST])
 
     def test_refuses_repeated_identity_headers(self):
-        # A proxy that adds its X-Forwarded-Groups beside the caller's: the
-        # two would reach OPA joined, the caller's groups counted. (The
-        # test client joins repeated headers itself: raw ASGI here.)
+        # A proxy that adds its X-Forwarded-User beside the caller's: the
+        # two would reach OPA joined. (The test client joins repeated
+        # headers itself: raw ASGI here, names in the case given.)
         seen = []
 
         def opa(request):
@@ -195,15 +196,20 @@ class GuardTest(unittest.TestCase):
 
         settings = Settings.from_env({"GUARD_OPA_URL": "http://opa.test", "GUARD_HOST": HOST, "GUARD_IDENTITY_HEADERS": "X-User"})
         app = guarded(opa, settings)
-        for name in ("X-Forwarded-Groups", "x-forwarded-user", "Authorization", "x-user"):
+        for name in ("X-Forwarded-User", "x-forwarded-email", "Authorization", "X-User"):
             with self.subTest(name), self.assertLogs("preview_guard"):
-                status, body = call(app, [(name, "org/admins"), (name.lower(), "org/real")])
+                status, body = call(app, [(name, "mallory"), (name.lower(), "alice")])
                 self.assertEqual(status, 400, body)
                 self.assertIn(f"header {name.lower()} given more than once", json.loads(body)["detail"])
         self.assertEqual(seen, [])
-        # Other headers may repeat, and reach OPA joined, as Envoy joins them.
-        self.assertEqual(call(app, [("accept", "a/b"), ("Accept", "c/d")])[0], 200)
-        self.assertEqual(seen[0]["accept"], "a/b,c/d")
+        # A proxy may send one X-Forwarded-Groups line per group; other
+        # headers may repeat too. They reach OPA joined, as Envoy joins them.
+        groups = [("X-Forwarded-User", "alice"), ("X-Forwarded-Groups", "octo-org/qa"), ("X-Forwarded-Groups", "octo-org/eng")]
+        self.assertEqual(call(app, groups + [("accept", "a/b"), ("Accept", "c/d")])[0], 200)
+        self.assertEqual(
+            (seen[0]["x-forwarded-groups"], seen[0]["accept"], seen[0]["x-forwarded-user"]),
+            ("octo-org/qa,octo-org/eng", "a/b,c/d", "alice"),
+        )
 
     def test_websocket_handshakes_are_decided(self):
         seen = []

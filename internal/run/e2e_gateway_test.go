@@ -83,8 +83,8 @@ func testE2ELifecycle(t *testing.T) {
 		"alice is reader on PR 42; reader may not POST /api/orders")
 
 	// A member of the team the access file grants reader: the groups claim
-	// arrives as X-Forwarded-Groups.
-	if _, status, body := g.signIn("carol", h.owner+"/qa"); status != http.StatusOK {
+	// arrives as X-Forwarded-Groups; a member of two groups is let in.
+	if _, status, body := g.signIn("carol", h.owner+"/eng", h.owner+"/qa"); status != http.StatusOK {
 		t.Errorf("team member GET /api/orders: %d %s; want 200", status, body)
 	}
 
