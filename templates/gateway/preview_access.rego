@@ -228,12 +228,12 @@ input_problems contains sprintf("%spath must not contain percent-encoded dots, s
 # A backend that decodes before it cuts ;parameters, cuts at a NUL, or
 # decodes twice would see traversal in these.
 input_problems contains sprintf("%spath must not contain percent-encoded semicolons or NULs, or doubly encoded characters", [field_prefix]) if {
-	regex.match(`(?i)%(3b|00)`, request_path)
+	encoded_semicolon_nul_or_twice
 }
 
-input_problems contains sprintf("%spath must not contain percent-encoded semicolons or NULs, or doubly encoded characters", [field_prefix]) if {
-	regex.match(`(?i)%(25)*(2e|2f|5c|3b|00)`, decoded_path)
-}
+encoded_semicolon_nul_or_twice if regex.match(`(?i)%(3b|00)`, request_path)
+
+encoded_semicolon_nul_or_twice if regex.match(`(?i)%(25)*(2e|2f|5c|3b|00)`, decoded_path)
 
 input_problems contains sprintf("%spath must not contain control characters", [field_prefix]) if {
 	some path in checked_paths
@@ -256,7 +256,7 @@ input_problems contains sprintf("input.attributes.request.http.headers must be a
 # which one to believe cannot be told, so neither is.
 input_problems contains sprintf("input.attributes.request.http.headers names %s more than once, in different cases", [concat(", ", sort(header_clashes))]) if {
 	envoy
-	count(header_clashes) > 0
+	header_clash
 }
 
 input_problems contains problem if {
@@ -363,7 +363,11 @@ caller_user := jwt_claim(jwt_config.userClaim) if {
 	jwt_config
 }
 
-caller_user := header(identity.userHeader) if {
+caller_user := header(identity.userHeader) if from_headers
+
+# The caller is read from headers: Envoy's shape, no JWT configured, and the
+# admin vouched for the headers.
+from_headers if {
 	envoy
 	not jwt_set
 	admin_identity_set
@@ -371,9 +375,7 @@ caller_user := header(identity.userHeader) if {
 
 # Envoy joins a repeated header's values with commas; no login has one.
 input_problems contains sprintf("the user header %s holds more than one value", [identity.userHeader]) if {
-	envoy
-	not jwt_set
-	admin_identity_set
+	from_headers
 	contains(header(identity.userHeader), ",")
 }
 
@@ -393,8 +395,7 @@ caller_teams := groups(jwt_claim(jwt_config.groupsClaim)) if {
 
 # Groups name nobody on their own: without a user they grant nothing.
 caller_teams := groups(header(identity.groupsHeader)) if {
-	envoy
-	not jwt_set
+	from_headers
 	non_empty_string(caller_user)
 }
 
@@ -426,15 +427,23 @@ request_headers := h if {
 	is_object(h)
 } else := {}
 
-header_clashes contains lower(k) if {
-	some k, _ in request_headers
-	count([k2 | some k2, _ in request_headers; lower(k2) == lower(k)]) > 1
+# Every request is read through these: one pass over the headers, and the
+# clashing names looked for only when there are some.
+header_names := {lower(k) | some k, _ in request_headers}
+
+header_clash if count(header_names) != count(request_headers)
+
+header_clashes contains name if {
+	header_clash
+	some name in header_names
+	count([k | some k, _ in request_headers; lower(k) == name]) > 1
 }
 
+# Without a clash the lower-cased names are unique.
+lowered_headers := {lower(k): v | some k, v in request_headers} if not header_clash
+
 header(name) := v if {
-	count(header_clashes) == 0
-	some k, v in request_headers
-	lower(k) == lower(name)
+	v := lowered_headers[lower(name)]
 	is_string(v)
 } else := ""
 
