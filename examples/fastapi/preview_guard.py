@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -144,19 +145,29 @@ class Decision:
     role: str = ""
     preview: str = ""
     user: str = ""
+    # False for a request refused before OPA was asked (another host, a
+    # repeated identity header): it may not have come through the proxy, so
+    # its identity headers are only its own claim, and not logged as who.
+    asked: bool = True
 
 
-def envoy_input(conn: HTTPConnection, host: str, forward: frozenset[str] = frozenset()) -> dict[str, Any]:
+def header_lines(scope: Scope) -> list[tuple[str, str]]:
+    """The request's header lines, names in lower case, repeats kept."""
+    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]]
+
+
+def envoy_input(
+    conn: HTTPConnection, host: str, lines: list[tuple[str, str]], forward: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The request as opa-envoy-plugin passes Envoy's CheckRequest to OPA.
 
-    host is the guard's own (GUARD_HOST), which the request's Host matched.
+    host is the guard's own (GUARD_HOST), which the request's Host matched;
+    lines are its header_lines.
     """
     headers: dict[str, str] = {}
-    for raw_name, raw_value in conn.scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
+    for name, value in lines:
         if name in SECRET_HEADERS and name not in forward:
             continue
-        value = raw_value.decode("latin-1")
         # Envoy joins a repeated header's values with commas.
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     # The path as it arrived, not as decoded for routing: the policy refuses
@@ -232,7 +243,7 @@ class OPAGuard:
                 {
                     "event": "denied",
                     "status": decision.status,
-                    "who": decision.user or conn.headers.get("x-forwarded-user", ""),
+                    "who": decision.user or (conn.headers.get("x-forwarded-user", "") if decision.asked else ""),
                     "preview": decision.preview,
                     "host": conn.headers.get("host", ""),
                     "method": method_of(scope),
@@ -256,16 +267,19 @@ class OPAGuard:
                 allow=False,
                 status=421,
                 reason=f"this server serves {self.settings.host} only, not {host or 'a request without a Host'}",
+                asked=False,
             )
-        names = [name.decode("latin-1").lower() for name, _ in conn.scope["headers"]]
-        if repeated := sorted({n for n in names if n in self.settings.identity_headers and names.count(n) > 1}):
+        lines = header_lines(conn.scope)
+        counts = Counter(name for name, _ in lines)
+        if repeated := sorted(name for name in self.settings.identity_headers if counts[name] > 1):
             return Decision(
                 allow=False,
                 status=400,
                 reason=f"header {', '.join(repeated)} given more than once: the proxy in front must replace it, not add to it",
+                asked=False,
             )
         headers = {"Authorization": f"Bearer {self.settings.opa_token}"} if self.settings.opa_token else {}
-        body = {"input": envoy_input(conn, host, self.settings.forward_headers)}
+        body = {"input": envoy_input(conn, host, lines, self.settings.forward_headers)}
         try:
             resp = await self.client.post(self.url, json=body, headers=headers)
         except httpx.HTTPError as e:

@@ -42,6 +42,21 @@ def client_for(opa, settings=SETTINGS):
     return TestClient(guarded(opa, settings), base_url=f"http://{HOST}")
 
 
+def asgi(app, scope, first):
+    """Runs one ASGI connection of app, whose first received message is
+    first; returns the messages the app sent."""
+    sent = []
+
+    async def receive():
+        return first
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
 def call(app, headers, path="/api/orders"):
     """GET path from app over raw ASGI, with headers exactly as given, names
     in their case and repeats kept (and Host: HOST); returns the status and
@@ -52,15 +67,7 @@ def call(app, headers, path="/api/orders"):
         "headers": [(b"host", HOST.encode())] + [(k.encode(), v.encode()) for k, v in headers],
         "server": (HOST, 80), "client": ("127.0.0.1", 1234),
     }
-    sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
+    sent = asgi(app, scope, {"type": "http.request", "body": b"", "more_body": False})
     start = next(m for m in sent if m["type"] == "http.response.start")
     return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
 
@@ -172,11 +179,13 @@ class GuardTest(unittest.TestCase):
             for host in ("pr-7.preview.test", "pr-42.preview.test.evil.example", "", "PR-42.preview.test:8080",
                          "pr-42.preview.test:443:80", "pr-42.preview.test."):
                 with self.subTest(host):
-                    resp = client.get("/api/orders", headers={"Host": host})
+                    resp = client.get("/api/orders", headers={"Host": host, "X-Forwarded-User": "octocat"})
                     self.assertEqual(resp.status_code, 421, resp.text)
                     self.assertIn(f"this server serves {HOST} only", resp.json()["detail"])
         self.assertEqual(seen, [])
         self.assertEqual(json.loads(logs.records[0].getMessage())["status"], 421)
+        # Not through the proxy, perhaps: the header is the caller's claim.
+        self.assertEqual({json.loads(r.getMessage())["who"] for r in logs.records}, {""})
         # The same host in another case, or with its scheme's default port,
         # is the same host; OPA is told the guard's own name.
         for host in ("PR-42.Preview.Test", "pr-42.preview.test:80"):
@@ -240,34 +249,18 @@ class GuardTest(unittest.TestCase):
             seen.append(json.loads(request.content)["input"]["attributes"]["request"]["http"]["path"])
             return httpx.Response(200, json={"result": {"allow": False, "reason": "no"}})
 
-        async def receive():
-            return {"type": "websocket.connect"}
-
-        sent = []
-
-        async def send(message):
-            sent.append(message)
-
         scope = {
             "type": "websocket", "scheme": "ws", "path": "/api/orders/feed", "raw_path": "/api/%2e%2e/feed",
             "query_string": b"x=1", "headers": [(b"host", HOST.encode())], "server": (HOST, 80),
         }
         with self.assertLogs("preview_guard"):
-            asyncio.run(guarded(opa)(scope, receive, send))
+            sent = asgi(guarded(opa), scope, {"type": "websocket.connect"})
         self.assertEqual(seen, ["/api/%2e%2e/feed?x=1"])
         self.assertEqual(sent[0]["type"], "websocket.close")
 
     def test_refuses_connections_it_cannot_decide(self):
-        app = guarded(decision(allow=True))
-
-        async def nothing():
-            return {}
-
-        async def ignore(message):
-            pass
-
         with self.assertRaisesRegex(RuntimeError, "refuses ASGI 'webtransport' connections"):
-            asyncio.run(app({"type": "webtransport", "headers": []}, nothing, ignore))
+            asgi(guarded(decision(allow=True)), {"type": "webtransport", "headers": []}, {})
 
     def test_settings_name_what_is_wrong(self):
         ok = {"GUARD_OPA_URL": "http://o", "GUARD_HOST": HOST}
