@@ -67,26 +67,38 @@ func StatusSummary(s Status) string {
 // holds which role and why.
 func StatusText(s Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s of %s at %s", count(len(s.Previews), "live preview", "live previews"), s.Repository, s.At.UTC().Format(time.RFC3339))
+	printf := func(format string, args ...any) { cleanPrintf(&b, format, args...) }
+	printf("%s of %s at %s", count(len(s.Previews), "live preview", "live previews"), s.Repository, s.At.UTC().Format(time.RFC3339))
 	if n := removedNext(s); n > 0 {
-		fmt.Fprintf(&b, "; the next sweep removes %d", n)
+		printf("; the next sweep removes %d", n)
 	}
 	b.WriteString("\n")
 	for _, p := range s.Previews {
-		fmt.Fprintf(&b, "\nPR %d (%s)  role %s  expires %s  gateway policy %s\n", p.PullRequest, p.State, dash(p.RoleARN), expires(p.ExpiresAt), p.Gateway)
+		printf("\nPR %d (%s)  role %s  expires %s  gateway policy %s\n", p.PullRequest, p.State, dash(p.RoleARN), expires(p.ExpiresAt), p.Gateway)
 		if p.NextSweep != "" {
-			fmt.Fprintf(&b, "  next sweep removes it: %s\n", p.NextSweep)
+			printf("  next sweep removes it: %s\n", p.NextSweep)
 		}
-		// Subjects, roles and reasons are read from the gateway's
-		// documents: no control character of theirs reaches a terminal.
 		for _, a := range p.Access {
-			fmt.Fprintf(&b, "  %-40s %-20s %s\n", plan.Clean(a.Subject), plan.Clean(strings.Join(a.Roles, ", ")), plan.Clean(strings.Join(a.Why, ", ")))
+			printf("  %-40s %-20s %s\n", a.Subject, strings.Join(a.Roles, ", "), strings.Join(a.Why, ", "))
 		}
 	}
 	for _, w := range s.Warnings {
-		fmt.Fprintf(&b, "\nwarning: %s\n", plan.Clean(w))
+		printf("\nwarning: %s\n", w)
 	}
 	return b.String()
+}
+
+// cleanPrintf is fmt.Fprintf with every string argument cleaned of control
+// characters: what the status shows comes from IAM tags, the gateway's
+// documents and GitHub, and none of theirs may reach a terminal. The
+// format's own line breaks stay.
+func cleanPrintf(b *strings.Builder, format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = plan.Clean(s)
+		}
+	}
+	fmt.Fprintf(b, format, args...)
 }
 
 func removedNext(s Status) int {

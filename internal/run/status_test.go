@@ -33,6 +33,9 @@ func TestStatus(t *testing.T) {
 	// the gateway reads it, so the status must not hide it.
 	testenv.OPAAdmin(t, http.MethodPut, fmt.Sprintf("%s/%d/previews/hand-written", gateway.OPARepositoriesPath, h.repoID),
 		map[string]any{"host": "demo.preview.example.com", "bindings": map[string]any{"user:mallory": []string{"admin"}}})
+	for i := range 21 { // more than a warning names
+		testenv.OPAAdmin(t, http.MethodPut, fmt.Sprintf("%s/%d/previews/zz-%02d", gateway.OPARepositoriesPath, h.repoID, i), map[string]any{})
+	}
 
 	h.resetCounts()
 	h.event("schedule", "schedule.json")
@@ -83,7 +86,7 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	if !slices.ContainsFunc(st.Warnings, func(w string) bool {
-		return strings.Contains(w, "preview-access did not name") && strings.Contains(w, ": hand-written")
+		return strings.Contains(w, "preview-access did not name") && strings.Contains(w, ": hand-written") && strings.HasSuffix(w, ", zz-18 and 2 more")
 	}) {
 		t.Errorf("status warnings %q; want one naming the document hand-written", st.Warnings)
 	}

@@ -18,6 +18,10 @@ import (
 	"github.com/preview-access/preview-access/internal/report"
 )
 
+// maxForeignNamed bounds how many foreign gateway documents a status
+// warning names.
+const maxForeignNamed = 20
+
 // Status reads who has access to the repository's previews right now:
 // the same listing as a sweep (roles under the path with their tags, the
 // open pull requests, the gateway's documents), and each preview's
@@ -88,10 +92,15 @@ func Status(ctx context.Context, env engine.Env, clients *engine.Clients, cfg co
 	}
 	if len(foreign) > 0 {
 		// Not a preview of ours, and no sweep removes it, but the gateway
-		// reads it all the same: an audit must not miss it.
+		// reads it all the same: an audit must not miss it. Named up to a
+		// bound: whoever holds the repository's token chose the ids.
 		slices.Sort(foreign)
+		named := strings.Join(foreign[:min(len(foreign), maxForeignNamed)], ", ")
+		if rest := len(foreign) - maxForeignNamed; rest > 0 {
+			named += fmt.Sprintf(" and %d more", rest)
+		}
 		st.Warnings = append(st.Warnings, fmt.Sprintf("the gateway holds documents under this repository that preview-access did not name (not gh-%s-pr-<number>), which may grant access and which no sweep removes: %s",
-			repoID, strings.Join(foreign, ", ")))
+			repoID, named))
 	}
 	previews := make([]*report.StatusPreview, 0, len(byPR))
 	for _, e := range byPR {
