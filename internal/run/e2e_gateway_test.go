@@ -360,31 +360,35 @@ func (g *e2eGateway) wantDenied(what string, status int, body string, want guard
 	}
 	want.Event, want.Status, want.Path, want.Reason = "denied", http.StatusForbidden, "/api/orders", resp.Detail
 	g.denials[want]++
-	match := func(l string) bool {
-		var got guardLine
-		return json.Unmarshal([]byte(l), &got) == nil && got.Who == want.Who && got.Method == want.Method && got.Path == want.Path && got.Reason == want.Reason
-	}
-	count := func() (lines []string) {
-		for _, l := range strings.Split(g.app.Output(), "\n") {
-			if match(l) {
-				lines = append(lines, l)
-			}
-		}
-		return lines
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	lines := count()
-	for len(lines) < g.denials[want] && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // the log line can come just after the response
-		lines = count()
-	}
+	lines := g.awaitLines(g.denials[want], func(got guardLine) bool {
+		return got.Who == want.Who && got.Method == want.Method && got.Path == want.Path && got.Reason == want.Reason
+	})
 	if len(lines) != g.denials[want] {
 		g.t.Errorf("%s: the guard logged %d lines for %s %s with reason %q; want %d, one per request", what, len(lines), want.Who, want.Method, want.Reason, g.denials[want])
 		return
 	}
-	var got guardLine
-	if last := lines[len(lines)-1]; json.Unmarshal([]byte(last), &got) != nil || got != want {
-		g.t.Errorf("%s: guard log line %s; want %+v", what, last, want)
+	if got := lines[len(lines)-1]; got != want {
+		g.t.Errorf("%s: guard log line %+v; want %+v", what, got, want)
+	}
+}
+
+// awaitLines returns the guard's log lines that match, waiting a moment
+// (a line can come just after the response) until there are at least n.
+func (g *e2eGateway) awaitLines(n int, match func(guardLine) bool) []guardLine {
+	g.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var lines []guardLine
+		for _, l := range strings.Split(g.app.Output(), "\n") {
+			var got guardLine
+			if json.Unmarshal([]byte(l), &got) == nil && match(got) {
+				lines = append(lines, got)
+			}
+		}
+		if len(lines) >= n || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -441,13 +445,7 @@ func (g *e2eGateway) handshake(c *http.Client, path string) (int, string) {
 // wantLogged waits a moment for the guard to log want.
 func (g *e2eGateway) wantLogged(want guardLine) {
 	g.t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, l := range strings.Split(g.app.Output(), "\n") {
-			var got guardLine
-			if json.Unmarshal([]byte(l), &got) == nil && got == want {
-				return
-			}
-		}
+	if len(g.awaitLines(1, func(got guardLine) bool { return got == want })) == 0 {
+		g.t.Errorf("the guard logged no line %+v:\n%s", want, g.app.Output())
 	}
-	g.t.Errorf("the guard logged no line %+v:\n%s", want, g.app.Output())
 }
