@@ -137,7 +137,8 @@ func codeCell(s string) string {
 
 // CodeCell renders s as inline code inside a markdown table cell: the
 // text stays as it is (no backslashes in what people copy) and a pipe
-// cannot end the cell.
+// cannot end the cell. A value holding a backslash is escaped text
+// instead (codeCell).
 func CodeCell(s string) string { return codeCell(s) }
 
 // MaxComment is GitHub's limit on an issue comment's body, in characters:
